@@ -1,0 +1,35 @@
+# Finds the libraries pgan builds against. Everything comes from Debian 12
+# packages on CI; a trainer-only build takes LibTorch from a PyTorch wheel
+# (-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')).
+
+find_package(Torch REQUIRED)
+# LibTorch's own flags (the C++11 ABI switch) must reach every target that
+# includes its headers.
+string(REPLACE " " ";" PGAN_TORCH_CXX_FLAGS "${TORCH_CXX_FLAGS}")
+add_library(pgan_torch INTERFACE)
+target_link_libraries(pgan_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(pgan_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+target_compile_options(pgan_torch INTERFACE ${PGAN_TORCH_CXX_FLAGS})
+
+find_package(absl REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(Threads REQUIRED)
+
+# stb (single-file image codecs), used header-only.
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+# CLI11 (command-line parsing), header-only.
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+
+if(PGAN_WITH_SERVICES)
+  find_package(Protobuf REQUIRED)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
+  find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  find_package(MPI REQUIRED COMPONENTS C)
+  find_package(prometheus-cpp REQUIRED)
+  find_package(SQLite3 REQUIRED)
+endif()
+
+if(PGAN_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,95 @@
+#include "trainer/model_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+namespace pgan::trainer {
+namespace {
+
+TEST(ModelConfigTest, DefaultsAreTheReferenceConfiguration) {
+  const ModelConfig config;
+  EXPECT_TRUE(config.Validate().ok());
+  EXPECT_EQ(config.cfg, "fastgan");
+  EXPECT_EQ(config.z_dim, 256);
+  EXPECT_EQ(config.ngf, 128);
+  EXPECT_EQ(config.feature_network, "tf_efficientnet_lite0");
+  EXPECT_EQ(config.cout, 64);
+  EXPECT_TRUE(config.expand);
+  EXPECT_EQ(config.proj_type, 2);
+  EXPECT_EQ(config.num_discs, 4);
+}
+
+TEST(ModelConfigTest, ValidateNamesTheBadField) {
+  struct Case {
+    void (*mutate)(ModelConfig&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](ModelConfig& c) { c.cfg = "stylegan2"; }, "cfg"},
+      {[](ModelConfig& c) { c.resolution = 48; }, "resolution"},
+      {[](ModelConfig& c) { c.resolution = 16; }, "resolution"},
+      {[](ModelConfig& c) { c.resolution = 2048; }, "resolution"},
+      {[](ModelConfig& c) { c.ngf = 4; }, "ngf"},
+      {[](ModelConfig& c) { c.img_channels = 1; }, "img_channels"},
+      {[](ModelConfig& c) { c.c_dim = 1001; }, "c_dim"},
+      {[](ModelConfig& c) { c.feature_network = "resnet50"; }, "feature_network"},
+      {[](ModelConfig& c) { c.proj_type = 3; }, "proj_type"},
+      {[](ModelConfig& c) { c.num_discs = 5; }, "num_discs"},
+  };
+  for (const Case& c : cases) {
+    ModelConfig config;
+    c.mutate(config);
+    const absl::Status status = config.Validate();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_EQ(status.message().rfind(c.field, 0), 0u) << status;
+  }
+}
+
+TEST(ModelConfigTest, JsonRoundTripAndMissingKeys) {
+  ModelConfig config;
+  config.cfg = "fastgan_lite";
+  config.resolution = 64;
+  config.c_dim = 10;
+  config.feature_network = "tf_efficientnet_lite1";
+  auto parsed = ModelConfig::FromJson(config.ToJson(), "net.safetensors");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ToJson(), config.ToJson());
+
+  nlohmann::json json = config.ToJson();
+  json.erase("ngf");
+  auto missing = ModelConfig::FromJson(json, "net.safetensors");
+  EXPECT_NE(missing.status().message().find("\"ngf\""), std::string::npos);
+  EXPECT_NE(missing.status().message().find("net.safetensors"), std::string::npos);
+
+  json = config.ToJson();
+  json["resolution"] = "64";
+  EXPECT_FALSE(ModelConfig::FromJson(json, "f").ok());
+  json = config.ToJson();
+  json["resolution"] = 100;
+  EXPECT_FALSE(ModelConfig::FromJson(json, "f").ok());
+}
+
+TEST(ModelConfigTest, LogitsPerImageFollowTheReferenceGeometry) {
+  ModelConfig config;
+  const std::pair<int, int> expected[] = {
+      {32, 64}, {64, 64}, {128, 64}, {256, 100}, {512, 676}, {1024, 3364}};
+  for (const auto& [res, logits] : expected) {
+    config.resolution = res;
+    EXPECT_EQ(LogitsPerImage(config), logits) << res;
+  }
+}
+
+TEST(ModelConfigTest, ProjectorGeometryForTheDefaults) {
+  const ProjectorGeometry g = ComputeProjectorGeometry(ModelConfig());
+  EXPECT_EQ(g.channels, (std::array<int, 4>{64, 64, 128, 256}));
+  EXPECT_EQ(g.resolutions, (std::array<int, 4>{128, 64, 32, 16}));
+  ModelConfig ccm;
+  ccm.proj_type = 1;
+  const ProjectorGeometry g1 = ComputeProjectorGeometry(ccm);
+  EXPECT_EQ(g1.channels, (std::array<int, 4>{64, 128, 256, 512}));
+  EXPECT_EQ(g1.resolutions, (std::array<int, 4>{64, 32, 16, 8}));
+}
+
+}  // namespace
+}  // namespace pgan::trainer

@@ -1,0 +1,19 @@
+// Chooses the torch device from a user's string. Thread-safe.
+#ifndef PGAN_TRAINER_DEVICE_H_
+#define PGAN_TRAINER_DEVICE_H_
+
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "absl/status/statusor.h"
+
+namespace pgan::trainer {
+
+// "auto" (the first CUDA device if there is one, else the CPU), "cpu",
+// "cuda" or "cuda:N". Errors name the value and what is available.
+absl::StatusOr<c10::Device> ResolveDevice(const std::string& spec);
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_DEVICE_H_

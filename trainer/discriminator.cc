@@ -1,0 +1,142 @@
+#include "trainer/discriminator.h"
+
+#include <cmath>
+#include <map>
+
+#include <torch/nn/functional/upsampling.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/linear.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace pgan::trainer {
+namespace {
+
+namespace F = torch::nn::functional;
+
+constexpr int64_t kEndSize = 8;
+constexpr int64_t kCmapDim = 64;
+constexpr int64_t kEmbeddingDim = 128;
+
+torch::nn::LeakyReLU LeakyRelu02() {
+  return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2));
+}
+
+}  // namespace
+
+DownBlockImpl::DownBlockImpl(int64_t in_planes, int64_t out_planes) {
+  main = register_module(
+      "main", torch::nn::Sequential(
+                  SNConv2d(SNConvOptions(in_planes, out_planes, 4)
+                               .stride(2)
+                               .padding(1)
+                               .bias(true)),
+                  torch::nn::BatchNorm2d(out_planes), LeakyRelu02()));
+}
+
+torch::Tensor DownBlockImpl::forward(const torch::Tensor& x) {
+  return main->forward(x);
+}
+
+SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
+                               bool conditional)
+    : conditional_(conditional) {
+  // The reference's channel table; the entry of the start size is replaced
+  // by the input width.
+  std::map<int64_t, int64_t> nfc = {{4, 512},  {8, 512},   {16, 256},
+                                    {32, 128}, {64, 64},   {128, 64},
+                                    {256, 32}, {512, 16},  {1024, 8}};
+  TORCH_CHECK(nfc.count(start_size), "unsupported start size ", start_size);
+  nfc[start_size] = in_channels;
+  torch::nn::Sequential layers;
+  for (int64_t s = start_size; s > kEndSize; s /= 2) {
+    layers->push_back(DownBlock(nfc[s], nfc[s / 2]));
+  }
+  if (!conditional) {
+    layers->push_back(
+        SNConv2d(SNConvOptions(nfc[kEndSize], 1, 4).bias(false)));
+  }
+  main = register_module("main", layers);
+  if (conditional) {
+    cls = register_module(
+        "cls", SNConv2d(SNConvOptions(nfc[kEndSize], kCmapDim, 4).bias(false)));
+    // Always 1000 classes, as the reference.
+    embed = register_module("embed", torch::nn::Embedding(1000, kEmbeddingDim));
+    embed_proj = register_module(
+        "embed_proj", torch::nn::Sequential(
+                          torch::nn::Linear(kEmbeddingDim, kCmapDim), LeakyRelu02()));
+  }
+}
+
+torch::Tensor SingleDiscImpl::forward(const torch::Tensor& x,
+                                      const torch::Tensor& c) {
+  // An 8 px start leaves no down-blocks: Python's empty Sequential is the
+  // identity, LibTorch's throws.
+  const torch::Tensor h = main->is_empty() ? x : main->forward(x);
+  if (!conditional_) return h;
+  TORCH_CHECK(c.defined() && c.dim() == 2 && c.size(0) == x.size(0),
+              "a conditional discriminator needs one-hot labels [B, c_dim]");
+  const torch::Tensor out = cls(h);
+  const torch::Tensor cmap =
+      embed_proj->forward(embed(c.argmax(1))).unsqueeze(-1).unsqueeze(-1);
+  return (out * cmap).sum(/*dim=*/1, /*keepdim=*/true) *
+         (1.0 / std::sqrt(static_cast<double>(kCmapDim)));
+}
+
+MultiScaleDImpl::MultiScaleDImpl(const ModelConfig& config) {
+  const ProjectorGeometry geometry = ComputeProjectorGeometry(config);
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named;
+  for (int k = 0; k < config.num_discs; ++k) {
+    SingleDisc disc(geometry.channels[k], geometry.resolutions[k],
+                    config.conditional());
+    named.emplace_back(std::to_string(k), disc.ptr());
+    discs_.push_back(disc);
+  }
+  mini_discs = register_module("mini_discs", torch::nn::ModuleDict(named));
+}
+
+torch::Tensor MultiScaleDImpl::forward(
+    const std::array<torch::Tensor, 4>& features, const torch::Tensor& c) {
+  std::vector<torch::Tensor> logits;
+  for (size_t k = 0; k < discs_.size(); ++k) {
+    logits.push_back(
+        discs_[k]->forward(features[k], c).view({features[k].size(0), -1}));
+  }
+  return torch::cat(logits, /*dim=*/1);
+}
+
+ProjectedDiscriminatorImpl::ProjectedDiscriminatorImpl(const ModelConfig& config)
+    : config_(config) {
+  feature_network = register_module("feature_network", Projector(config));
+  discriminator = register_module("discriminator", MultiScaleD(config));
+  // Frozen: the trunk holds pretrained (or declared-random) features and the
+  // projections are random but fixed for the life of the model.
+  for (torch::Tensor& p : feature_network->parameters()) p.requires_grad_(false);
+  train(true);
+}
+
+void ProjectedDiscriminatorImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  feature_network->train(false);
+}
+
+std::vector<torch::Tensor> ProjectedDiscriminatorImpl::trainable_parameters()
+    const {
+  return discriminator->parameters();
+}
+
+torch::Tensor ProjectedDiscriminatorImpl::forward(
+    const torch::Tensor& x, const torch::Tensor& c,
+    const DiffAugmentParams* augment) {
+  torch::Tensor h = augment != nullptr ? DiffAugment(x, *augment) : x;
+  if (config_.interp224()) {
+    h = F::interpolate(h, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{224, 224})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+  }
+  return discriminator->forward(feature_network->forward(h), c);
+}
+
+}  // namespace pgan::trainer

@@ -1,0 +1,98 @@
+// The projected discriminator (reference: pg_modules/discriminator.py):
+// DiffAugment -> (resize to 224 below 224 px) -> frozen feature network and
+// projector ("feature_network") -> four small trainable discriminators
+// ("discriminator.mini_discs.K"), whose patch logits are flattened and
+// concatenated. Not thread-safe.
+#ifndef PGAN_TRAINER_DISCRIMINATOR_H_
+#define PGAN_TRAINER_DISCRIMINATOR_H_
+
+#include <array>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/moduledict.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/pimpl.h>
+
+#include "trainer/diffaug.h"
+#include "trainer/model_config.h"
+#include "trainer/projector.h"
+#include "trainer/spectral_norm.h"
+
+namespace pgan::trainer {
+
+// SN conv 4x4 stride 2 (with bias), BatchNorm, LeakyReLU(0.2), as `main`.
+class DownBlockImpl : public torch::nn::Module {
+ public:
+  DownBlockImpl(int64_t in_planes, int64_t out_planes);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Sequential main{nullptr};
+};
+TORCH_MODULE(DownBlock);
+
+// One discriminator on feature maps of `in_channels` x start_size^2: down
+// blocks until 8 px, then an SN conv 4x4 to one logit channel. Conditional
+// discriminators end in a projection: sum_c(cls(h) * cmap(label)) / 8.
+class SingleDiscImpl : public torch::nn::Module {
+ public:
+  SingleDiscImpl(int64_t in_channels, int64_t start_size, bool conditional);
+  // x: features; c: one-hot labels (conditional only). Returns [B, 1, h, w].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c);
+
+  torch::nn::Sequential main{nullptr};
+  // Conditional head.
+  SNConv2d cls{nullptr};
+  torch::nn::Embedding embed{nullptr};
+  torch::nn::Sequential embed_proj{nullptr};
+
+ private:
+  bool conditional_;
+};
+TORCH_MODULE(SingleDisc);
+
+class MultiScaleDImpl : public torch::nn::Module {
+ public:
+  explicit MultiScaleDImpl(const ModelConfig& config);
+  // Logits [B, N], discriminators in order 0..num_discs-1.
+  torch::Tensor forward(const std::array<torch::Tensor, 4>& features,
+                        const torch::Tensor& c);
+
+  torch::nn::ModuleDict mini_discs{nullptr};
+
+ private:
+  std::vector<SingleDisc> discs_;
+};
+TORCH_MODULE(MultiScaleD);
+
+class ProjectedDiscriminatorImpl : public torch::nn::Module {
+ public:
+  explicit ProjectedDiscriminatorImpl(const ModelConfig& config);
+
+  // x: images in [-1, 1] convention [B, 3, R, R]; c: one-hot labels or
+  // undefined. `augment`: DiffAugment parameters for this batch, or null to
+  // score without augmentation. Returns logits [B, LogitsPerImage(config)].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c,
+                        const DiffAugmentParams* augment);
+
+  // Keeps the feature network in eval mode whatever `on` is, as the
+  // reference's ProjectedDiscriminator.train() does.
+  void train(bool on = true) override;
+
+  // Parameters the optimiser trains (the mini discriminators only).
+  std::vector<torch::Tensor> trainable_parameters() const;
+
+  const ModelConfig& config() const { return config_; }
+
+  Projector feature_network{nullptr};
+  MultiScaleD discriminator{nullptr};
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(ProjectedDiscriminator);
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_DISCRIMINATOR_H_

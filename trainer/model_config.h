@@ -1,0 +1,76 @@
+// The architecture of a Projected GAN: everything needed to rebuild G, G_ema
+// and D, and nothing about how they are trained. It is stored as JSON in the
+// metadata of every network file. A plain value type; not synchronised.
+#ifndef PGAN_TRAINER_MODEL_CONFIG_H_
+#define PGAN_TRAINER_MODEL_CONFIG_H_
+
+#include <array>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace pgan::trainer {
+
+struct ModelConfig {
+  // Generator: "fastgan" (UpBlockBig: two convs with noise injection per
+  // block) or "fastgan_lite" (UpBlockSmall: one conv, no noise).
+  std::string cfg = "fastgan";
+  // Image side in pixels: a power of two in [32, 1024]. The reference stops
+  // at 128; 32 and 64 are pgan's extension (see docs/model.md).
+  int resolution = 256;
+  // Latent size. The reference's FastGAN always uses 256.
+  int z_dim = 256;
+  // Generator width: channels at 128 px (nfc[r] = mult[r] * ngf). The
+  // reference uses 128; 64 halves G's memory. At least 8.
+  int ngf = 128;
+  // Image channels. The feature network takes RGB, so this must be 3.
+  int img_channels = 3;
+  // Number of classes for conditional models, 0 for unconditional. The
+  // class embeddings always have 1000 rows, as in the reference.
+  int c_dim = 0;
+  // timm name of the frozen feature network: "tf_efficientnet_lite0" (the
+  // reference code's choice) or "tf_efficientnet_lite1" (the paper's).
+  std::string feature_network = "tf_efficientnet_lite0";
+  // Projector: CCM output width of the first stage (doubling per stage when
+  // `expand`), and 0 = raw features, 1 = CCM, 2 = CCM + CSM.
+  int cout = 64;
+  bool expand = true;
+  int proj_type = 2;
+  // Discriminators on the first `num_discs` feature scales (1 to 4).
+  int num_discs = 4;
+
+  // Checks ranges and cross-field rules; the message names the field.
+  absl::Status Validate() const;
+
+  bool conditional() const { return c_dim > 0; }
+  // Datasets below 224 px are resized to 224 before the feature network.
+  bool interp224() const { return resolution < 224; }
+  bool lite() const { return cfg == "fastgan_lite"; }
+
+  // The JSON stored under "pgan" in a network file's metadata.
+  nlohmann::json ToJson() const;
+  // Parses and validates. Missing keys are errors naming the key; `source`
+  // (a file name) prefixes every message.
+  static absl::StatusOr<ModelConfig> FromJson(const nlohmann::json& json,
+                                              const std::string& source);
+};
+
+// Channels and spatial sizes of the feature maps the discriminators see,
+// as the reference computes them (sizes always for a 256 px trunk input).
+struct ProjectorGeometry {
+  std::array<int, 4> channels;
+  std::array<int, 4> resolutions;
+};
+ProjectorGeometry ComputeProjectorGeometry(const ModelConfig& config);
+
+// Side of discriminator k's square logit map.
+int LogitMapSide(const ModelConfig& config, int k);
+// Logits D produces per image (all discriminators together).
+int LogitsPerImage(const ModelConfig& config);
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_MODEL_CONFIG_H_
