@@ -33,6 +33,20 @@ void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model) {
       ->capture_default_str();
 }
 
+// 2 for input the user can fix (a file, a flag), 1 for everything else.
+int ExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kOutOfRange:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,7 +124,7 @@ int main(int argc, char** argv) {
   if (!status.ok()) {
     std::cerr << "pgan " << app.get_subcommands().front()->get_name() << ": "
               << status.message() << "\n";
-    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return ExitCode(status);
   }
   return 0;
 }

@@ -128,15 +128,21 @@ std::vector<torch::Tensor> ProjectedDiscriminatorImpl::trainable_parameters()
 
 torch::Tensor ProjectedDiscriminatorImpl::forward(
     const torch::Tensor& x, const torch::Tensor& c,
-    const DiffAugmentParams* augment) {
-  torch::Tensor h = augment != nullptr ? DiffAugment(x, *augment) : x;
-  if (config_.interp224()) {
-    h = F::interpolate(h, F::InterpolateFuncOptions()
-                              .size(std::vector<int64_t>{224, 224})
-                              .mode(torch::kBilinear)
-                              .align_corners(false));
+    const DiffAugmentParams* augment, bool input_grad) {
+  std::array<torch::Tensor, 4> features;
+  {
+    c10::optional<torch::NoGradGuard> no_grad;
+    if (!input_grad) no_grad.emplace();
+    torch::Tensor h = augment != nullptr ? DiffAugment(x, *augment) : x;
+    if (config_.interp224()) {
+      h = F::interpolate(h, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{224, 224})
+                                .mode(torch::kBilinear)
+                                .align_corners(false));
+    }
+    features = feature_network->forward(h);
   }
-  return discriminator->forward(feature_network->forward(h), c);
+  return discriminator->forward(features, c);
 }
 
 }  // namespace pgan::trainer

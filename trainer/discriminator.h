@@ -73,8 +73,12 @@ class ProjectedDiscriminatorImpl : public torch::nn::Module {
   // x: images in [-1, 1] convention [B, 3, R, R]; c: one-hot labels or
   // undefined. `augment`: DiffAugment parameters for this batch, or null to
   // score without augmentation. Returns logits [B, LogitsPerImage(config)].
+  // `input_grad` false runs augmentation and the frozen feature network
+  // without autograd (the D phase needs no gradient there, so the result
+  // is the same with less memory and work).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c,
-                        const DiffAugmentParams* augment);
+                        const DiffAugmentParams* augment,
+                        bool input_grad = true);
 
   // Keeps the feature network in eval mode whatever `on` is, as the
   // reference's ProjectedDiscriminator.train() does.

@@ -34,6 +34,10 @@ struct CountCase {
   int64_t params;
 };
 
+void PrintTo(const CountCase& c, std::ostream* os) {
+  *os << c.cfg << " " << c.resolution;
+}
+
 class GeneratorCountTest : public ::testing::TestWithParam<CountCase> {};
 
 TEST_P(GeneratorCountTest, ParameterCountMatchesTheReference) {

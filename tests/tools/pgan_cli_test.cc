@@ -1,0 +1,170 @@
+// Runs the real `pgan` binary: the summary numbers users compare with the
+// reference, generate/score on a network file against in-process results,
+// and the errors users see for bad input.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <gtest/gtest.h>
+
+#include "common/image_io.h"
+#include "common/npy.h"
+#include "common/numpy_random.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/test_dir.h"
+#include "trainer/network_file.h"
+#include "trainer/state_dict.h"
+
+namespace pgan {
+namespace {
+
+using ::pgan::testing::RunCommand;
+using ::pgan::testing::TestDir;
+
+std::string Pgan(const std::string& args) {
+  return std::string(PGAN_BINARY) + " " + args;
+}
+
+nlohmann::json SummaryJson(const std::string& args) {
+  const auto result = RunCommand(Pgan("summary --json " + args));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  return nlohmann::json::parse(result.output);
+}
+
+TEST(PganCliTest, SummaryMatchesTheReferenceCounts) {
+  const auto fastgan = SummaryJson("--cfg fastgan --res 256");
+  EXPECT_EQ(fastgan["generator_params"], 105684175);
+  EXPECT_EQ(fastgan["discriminator_trainable_params"], 10331328);
+  EXPECT_EQ(fastgan["feature_network_params"], 2958848);
+  EXPECT_EQ(fastgan["projector_params"], 376768);
+  EXPECT_EQ(fastgan["logits_per_image"], 100);
+  const auto lite = SummaryJson("--cfg fastgan_lite --res 128");
+  EXPECT_EQ(lite["generator_params"], 79356035);
+  EXPECT_EQ(lite["logits_per_image"], 64);
+  const auto lite1 = SummaryJson("--cfg fastgan_lite --res 64 --feature-network tf_efficientnet_lite1");
+  EXPECT_EQ(lite1["feature_network_params"], 3723520);
+}
+
+TEST(PganCliTest, SummaryTableWarnsAboutRandomFeatures) {
+  const auto result = RunCommand(Pgan("summary --cfg fastgan_lite --res 32 --ngf 8"));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.output.find("RANDOMLY INITIALISED"), std::string::npos);
+  EXPECT_NE(result.output.find("G.synthesis.feat_8"), std::string::npos);
+}
+
+class PganNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    trainer::ModelConfig config;
+    config.cfg = "fastgan";
+    config.resolution = 32;
+    config.ngf = 8;
+    auto nets = trainer::BuildNetworks(config);
+    ASSERT_TRUE(nets.ok()) << nets.status();
+    nets_ = *nets;
+    // Training-mode forwards settle spectral norm and BatchNorm statistics
+    // so that eval-mode outputs are meaningful.
+    torch::NoGradGuard no_grad;
+    for (int i = 0; i < 3; ++i) nets_.G(torch::randn({4, 256}));
+    for (int i = 0; i < 2; ++i) {
+      nets_.D(torch::randn({4, 3, 32, 32}), torch::Tensor(), nullptr);
+    }
+    trainer::CopyState(*nets_.G, *nets_.G_ema);
+    network_ = dir_.file("net.safetensors");
+    ASSERT_TRUE(trainer::SaveNetworkFile(network_, nets_).ok());
+  }
+
+  TestDir dir_;
+  trainer::Networks nets_;
+  std::string network_;
+};
+
+TEST_F(PganNetworkTest, GenerateFromSeedsMatchesGEmaInProcess) {
+  const std::string out = dir_.file("gen");
+  const auto result = RunCommand(Pgan("generate --network " + network_ +
+                                      " --seeds 3,5-6 --outdir " + out +
+                                      " --device cpu"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<float> z;
+  for (uint32_t seed : {3u, 5u, 6u}) {
+    const auto row = NumpyRandomState(seed).Randn(256);
+    z.insert(z.end(), row.begin(), row.end());
+  }
+  torch::NoGradGuard no_grad;
+  nets_.G_ema->eval();
+  const torch::Tensor images =
+      (nets_.G_ema(torch::from_blob(z.data(), {3, 256}).clone()).permute({0, 2, 3, 1}) *
+           127.5 + 128)
+          .clamp(0, 255)
+          .to(torch::kUInt8)
+          .contiguous();
+  const char* names[] = {"seed0003.png", "seed0005.png", "seed0006.png"};
+  for (int i = 0; i < 3; ++i) {
+    auto image = ReadImage(out + "/" + names[i]);
+    ASSERT_TRUE(image.ok()) << image.status();
+    ASSERT_EQ(image->pixels.size(), 32u * 32 * 3);
+    EXPECT_EQ(std::memcmp(image->pixels.data(), images[i].data_ptr<uint8_t>(),
+                          image->pixels.size()),
+              0)
+        << names[i];
+  }
+}
+
+TEST_F(PganNetworkTest, ScoreMatchesTheDiscriminatorInProcess) {
+  const std::string images = dir_.file("imgs");
+  std::filesystem::create_directories(images);
+  torch::manual_seed(9);
+  const torch::Tensor pixels = torch::randint(0, 256, {2, 32, 32, 3}, torch::kUInt8);
+  for (int i = 0; i < 2; ++i) {
+    Image image{32, 32, 3, {}};
+    image.pixels.assign(pixels[i].data_ptr<uint8_t>(),
+                        pixels[i].data_ptr<uint8_t>() + 32 * 32 * 3);
+    ASSERT_TRUE(WritePng(images + "/" + std::to_string(i) + ".png", image).ok());
+  }
+  const auto result = RunCommand(Pgan("score --json --network " + network_ +
+                                      " --images " + images + " --device cpu"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto json = nlohmann::json::parse(result.output);
+  ASSERT_EQ(json["files"], nlohmann::json({"0.png", "1.png"}));
+  torch::NoGradGuard no_grad;
+  nets_.D->eval();
+  const torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat) / 127.5 - 1;
+  const torch::Tensor want = nets_.D(x, torch::Tensor(), nullptr).mean(1);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NEAR(json["scores"][i].get<double>(), want[i].item<double>(), 1e-5);
+  }
+}
+
+TEST_F(PganNetworkTest, BadInputsGetClearErrors) {
+  auto r = RunCommand(Pgan("generate --network " + dir_.file("nope.safetensors") +
+                           " --seeds 0 --outdir " + dir_.file("o")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("nope.safetensors"), std::string::npos) << r.output;
+
+  ASSERT_TRUE(WriteNpy(dir_.file("z.npy"), {2, 100}, std::vector<float>(200)).ok());
+  r = RunCommand(Pgan("generate --network " + network_ + " --latents " +
+                      dir_.file("z.npy") + " --outdir " + dir_.file("o")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("expected latents of shape [N, 256]"), std::string::npos)
+      << r.output;
+
+  r = RunCommand(Pgan("generate --network " + network_ + " --seeds 0 --class 1 --outdir " +
+                      dir_.file("o")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unconditional"), std::string::npos) << r.output;
+
+  const std::string images = dir_.file("big");
+  std::filesystem::create_directories(images);
+  ASSERT_TRUE(WritePng(images + "/wide.png", Image{64, 32, 3, std::vector<uint8_t>(64 * 32 * 3)}).ok());
+  r = RunCommand(Pgan("score --network " + network_ + " --images " + images));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("wide.png: image is 64x32"), std::string::npos) << r.output;
+
+  r = RunCommand(Pgan("summary --cfg fastgan --res 100"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("resolution"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace pgan
