@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -105,6 +106,25 @@ absl::Status WriteFileAtomically(const std::string& path,
   return WriteFileAtomically(path, [&](int fd) {
     return WriteAll(fd, contents.data(), contents.size(), path);
   });
+}
+
+absl::StatusOr<std::vector<std::string>> ListFilesRecursively(
+    const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  std::error_code error;
+  fs::recursive_directory_iterator it(dir, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    std::error_code entry_error;  // A broken link is not an error.
+    if (it->is_regular_file(entry_error)) {
+      files.push_back(it->path().lexically_relative(dir).generic_string());
+    }
+  }
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": cannot list the folder: ", error.message()));
+  }
+  return files;
 }
 
 }  // namespace pgan

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,12 @@ absl::Status WriteFileAtomically(const std::string& path,
 // Writes all of `data` to `fd`, retrying short writes and EINTR.
 absl::Status WriteAll(int fd, const void* data, size_t size,
                       const std::string& path_for_errors);
+
+// Regular files under `dir`, recursively (links to directories are not
+// followed; broken links are skipped), as paths relative to `dir` with '/'
+// separators, in no particular order.
+absl::StatusOr<std::vector<std::string>> ListFilesRecursively(
+    const std::string& dir);
 
 }  // namespace pgan
 

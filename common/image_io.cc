@@ -152,6 +152,47 @@ absl::StatusOr<Image> DecodeImage(const std::string& bytes,
   return Unreadable(name, "not a PNG or JPEG file");
 }
 
+absl::StatusOr<ImageInfo> PeekImageInfo(const std::string& bytes,
+                                        const std::string& name) {
+  static const unsigned char kPngSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() >= 8 && std::memcmp(b, kPngSig, 8) == 0) {
+    // Signature, then the IHDR chunk: length, "IHDR", width, height (both
+    // big-endian), bit depth, colour type.
+    if (bytes.size() < 26 || std::memcmp(b + 12, "IHDR", 4) != 0) {
+      return Unreadable(name, "truncated or malformed PNG header");
+    }
+    auto be32 = [&](size_t at) {
+      return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) |
+             (uint32_t{b[at + 2]} << 8) | uint32_t{b[at + 3]};
+    };
+    const uint32_t width = be32(16), height = be32(20);
+    if (width == 0 || height == 0 || width > (1u << 28) || height > (1u << 28)) {
+      return Unreadable(name, "bad PNG dimensions");
+    }
+    // Colour types 0 (gray) and 4 (gray + alpha) decode to one channel;
+    // 2 (RGB), 3 (palette), 6 (RGBA) to three, as DecodePng strips alpha.
+    const int color_type = b[25];
+    if (color_type != 0 && color_type != 2 && color_type != 3 &&
+        color_type != 4 && color_type != 6) {
+      return Unreadable(name, "bad PNG colour type");
+    }
+    return ImageInfo{static_cast<int>(width), static_cast<int>(height),
+                     color_type == 0 || color_type == 4 ? 1 : 3};
+  }
+  if (bytes.size() >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) {
+    std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
+    if (handle == nullptr) return absl::ResourceExhaustedError("tjInitDecompress");
+    int width = 0, height = 0, subsamp = 0, colorspace = 0;
+    if (tjDecompressHeader3(handle.get(), b, bytes.size(), &width, &height,
+                            &subsamp, &colorspace) != 0) {
+      return Unreadable(name, tjGetErrorStr2(handle.get()));
+    }
+    return ImageInfo{width, height, colorspace == TJCS_GRAY ? 1 : 3};
+  }
+  return Unreadable(name, "not a PNG or JPEG file");
+}
+
 absl::StatusOr<Image> ReadImage(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
   return DecodeImage(bytes, path);
@@ -197,13 +238,33 @@ absl::Status WritePng(const std::string& path, const Image& image,
   return WriteFileAtomically(path, bytes);
 }
 
-bool HasImageExtension(const std::string& path) {
+namespace {
+
+std::string LowerExtension(const std::string& path) {
   const size_t dot = path.find_last_of('.');
-  if (dot == std::string::npos) return false;
+  if (dot == std::string::npos) return "";
   std::string ext = path.substr(dot + 1);
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+bool HasImageExtension(const std::string& path) {
+  const std::string ext = LowerExtension(path);
   return ext == "png" || ext == "jpg" || ext == "jpeg";
+}
+
+bool HasUnsupportedImageExtension(const std::string& path) {
+  static const char* const kOthers[] = {
+      "bmp", "dib", "gif", "tif", "tiff", "webp", "ppm", "pgm", "pbm", "pnm",
+      "tga", "ico", "jp2", "j2k", "jpe", "jfif", "apng", "psd", "dds"};
+  const std::string ext = LowerExtension(path);
+  for (const char* other : kOthers) {
+    if (ext == other) return true;
+  }
+  return false;
 }
 
 }  // namespace pgan

@@ -1,6 +1,7 @@
 #include "common/numpy_random.h"
 
 #include <cmath>
+#include <utility>
 
 namespace pgan {
 
@@ -31,6 +32,35 @@ std::vector<float> NumpyRandomState::Randn(size_t count) {
   std::vector<float> out(count);
   for (float& v : out) v = static_cast<float>(StandardNormal());
   return out;
+}
+
+uint64_t NumpyRandomState::RandomInterval(uint64_t max) {
+  if (max == 0) return 0;
+  uint64_t mask = max;
+  for (int shift = 1; shift <= 32; shift *= 2) mask |= mask >> shift;
+  uint64_t value;
+  if (max <= 0xffffffffULL) {
+    do {
+      value = mt_() & mask;
+    } while (value > max);
+  } else {
+    do {
+      const uint64_t high = mt_();
+      value = ((high << 32) | mt_()) & mask;
+    } while (value > max);
+  }
+  return value;
+}
+
+int64_t NumpyRandomState::RandInt(int64_t high) {
+  return static_cast<int64_t>(RandomInterval(static_cast<uint64_t>(high - 1)));
+}
+
+void NumpyRandomState::Shuffle(std::vector<int64_t>* values) {
+  for (size_t i = values->size(); i-- > 1;) {
+    const size_t j = static_cast<size_t>(RandomInterval(i));
+    std::swap((*values)[i], (*values)[j]);
+  }
 }
 
 }  // namespace pgan

@@ -1,7 +1,8 @@
-// NumPy's legacy RandomState (MT19937 + the polar Box-Muller gaussian), so
-// that `--seeds N` produces exactly the latents of the reference's
-// gen_images.py: np.random.RandomState(seed).randn(1, z_dim).
-// Not thread-safe: one instance per thread.
+// NumPy's legacy RandomState (MT19937 + the polar Box-Muller gaussian + the
+// masked-rejection bounded integers), so that `--seeds N` produces exactly the
+// latents of the reference's gen_images.py (RandomState(seed).randn(1, z_dim))
+// and the data sampler the reference's order (RandomState(seed).shuffle,
+// randint). Not thread-safe: one instance per thread.
 #ifndef PGAN_COMMON_NUMPY_RANDOM_H_
 #define PGAN_COMMON_NUMPY_RANDOM_H_
 
@@ -20,6 +21,21 @@ class NumpyRandomState {
   // standard_normal() / randn(): legacy polar method, caching the second value.
   double StandardNormal();
   std::vector<float> Randn(size_t count);
+
+  // One raw 32-bit MT19937 output (NumPy's next_uint32).
+  uint32_t NextUint32() { return mt_(); }
+  // A uniform integer in [0, max] by masked rejection: draw 32 bits (64 bits,
+  // high word first, when max >= 2^32), keep the bits of the smallest mask
+  // covering max, retry while above max. This is NumPy's legacy
+  // random_interval, used by RandomState.shuffle; max == 0 draws nothing.
+  uint64_t RandomInterval(uint64_t max);
+  // randint(high): a uniform integer in [0, high) with the same masked
+  // rejection (NumPy's legacy bounded int64 path). high must be >= 1;
+  // high == 1 draws nothing.
+  int64_t RandInt(int64_t high);
+  // shuffle(x) for a 1-D array: Fisher-Yates from the end, swapping x[i]
+  // with x[RandomInterval(i)] for i = n-1 .. 1.
+  void Shuffle(std::vector<int64_t>* values);
 
  private:
   std::mt19937 mt_;  // std::mt19937(seed) is init_genrand(seed), as NumPy's.

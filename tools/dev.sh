@@ -18,8 +18,9 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev
   libopenmpi-dev openmpi-bin
   prometheus-cpp-dev libsqlite3-dev
-  nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev
+  nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev
+  dataset-fashion-mnist
 )
 
 as_root() {

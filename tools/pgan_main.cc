@@ -1,16 +1,23 @@
 // The `pgan` command line: parses flags and hands plain option structs to
 // the command functions in tools/.
+#include <atomic>
+#include <csignal>
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
+#include "tools/dataset_command.h"
 #include "tools/model_commands.h"
+#include "tools/train_commands.h"
 
 namespace {
 
-void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model) {
+// `with_classes`: --cond N sets the class count (summary, bench); training
+// takes it from the dataset and has a boolean --cond instead.
+void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model,
+                   bool with_classes = true) {
   cmd->add_option("--cfg", model->cfg, "fastgan or fastgan_lite")
       ->capture_default_str();
   cmd->add_option("--res", model->resolution,
@@ -18,9 +25,11 @@ void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model) {
       ->capture_default_str();
   cmd->add_option("--ngf", model->ngf, "Generator width")->capture_default_str();
   cmd->add_option("--z-dim", model->z_dim, "Latent size")->capture_default_str();
-  cmd->add_option("--cond", model->c_dim,
-                  "Number of classes for a conditional model (0: unconditional)")
-      ->capture_default_str();
+  if (with_classes) {
+    cmd->add_option("--cond", model->c_dim,
+                    "Number of classes for a conditional model (0: unconditional)")
+        ->capture_default_str();
+  }
   cmd->add_option("--feature-network", model->feature_network,
                   "tf_efficientnet_lite0 or tf_efficientnet_lite1")
       ->capture_default_str();
@@ -31,6 +40,35 @@ void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model) {
       ->capture_default_str();
   cmd->add_option("--num-discs", model->num_discs, "Discriminators (1-4)")
       ->capture_default_str();
+}
+
+// Set by SIGINT/SIGTERM: training stops at the next iteration with a
+// snapshot. A second signal kills the process the default way.
+std::atomic<bool> g_stop{false};
+
+void HandleStop(int signal) {
+  g_stop.store(true);
+  std::signal(signal, SIG_DFL);
+}
+
+void AddTrainingFlags(CLI::App* cmd, pgan::trainer::TrainingConfig* c) {
+  cmd->add_option("--batch", c->batch, "Total batch size")->capture_default_str();
+  cmd->add_option("--batch-gpu", c->batch_gpu,
+                  "Samples per forward pass (0: the whole batch); the rest is "
+                  "gradient accumulation")
+      ->capture_default_str();
+  cmd->add_option("--glr", c->glr, "G learning rate")->capture_default_str();
+  cmd->add_option("--dlr", c->dlr, "D learning rate")->capture_default_str();
+  cmd->add_option("--d-lazy-quirk", c->d_lazy_quirk,
+                  "D optimiser with lr*16/17 and beta2^(16/17) as the reference")
+      ->capture_default_str();
+  cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--threads", c->threads,
+                  "LibTorch CPU threads (0: LibTorch's default)")
+      ->capture_default_str();
+  cmd->add_option("--device", c->device, "auto, cpu, cuda[:N]")->capture_default_str();
+  cmd->add_option("--feature-weights", c->feature_weights,
+                  "timm model.safetensors of the feature network");
 }
 
 // 2 for input the user can fix (a file, a flag), 1 for everything else.
@@ -103,6 +141,81 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--device", score.device, "auto, cpu, cuda[:N]")
       ->capture_default_str();
 
+  pgan::tools::TrainOptions train;
+  std::string grid;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a Projected GAN");
+  AddModelFlags(train_cmd, &train.config.model, /*with_classes=*/false);
+  AddTrainingFlags(train_cmd, &train.config);
+  train_cmd->add_option("--data", train.config.data, "Dataset zip or folder");
+  train_cmd->add_option("--outdir", train.config.outdir,
+                        "Where run directories are created")
+      ->required();
+  train_cmd->add_option("--resume", train.resume,
+                        "latest, a run directory or a snapshot file");
+  train_cmd->add_option("--kimg", train.config.kimg, "Training length in kimg")
+      ->capture_default_str();
+  train_cmd->add_option("--tick", train.config.tick, "kimg between progress lines")
+      ->capture_default_str();
+  train_cmd->add_option("--snap", train.config.snap, "Ticks between snapshots")
+      ->capture_default_str();
+  train_cmd->add_option("--keep-every-kimg", train.config.keep_every_kimg,
+                        "Also keep one snapshot per this many kimg (0: latest only)")
+      ->capture_default_str();
+  train_cmd->add_option("--mirror", train.config.mirror, "Add x-flipped images")
+      ->capture_default_str();
+  train_cmd->add_option("--cond", train.config.cond,
+                        "Train a conditional model on the dataset's labels")
+      ->capture_default_str();
+  train_cmd->add_option("--ema-kimg", train.config.ema_kimg,
+                        "G_ema half-life in kimg (negative: batch * 10 / 32)")
+      ->capture_default_str();
+  train_cmd->add_option("--grid", grid, "Sample grid, WxH images (default: the reference's)");
+  train_cmd->add_option("--workers", train.config.workers, "Image decoding threads")
+      ->capture_default_str();
+
+  pgan::tools::ExportOptions export_options;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "Write the reference-compatible network file of a snapshot");
+  export_cmd->add_option("--snapshot", export_options.snapshot, "Training snapshot")
+      ->required();
+  export_cmd->add_option("--out", export_options.out, "Network file to write")
+      ->required();
+
+  pgan::tools::BenchOptions bench;
+  bench.config.model.cfg = "fastgan_lite";
+  bench.config.model.resolution = 128;
+  bench.config.batch = 8;
+  CLI::App* bench_cmd = app.add_subcommand(
+      "bench", "Time full training iterations on random data");
+  AddModelFlags(bench_cmd, &bench.config.model);
+  AddTrainingFlags(bench_cmd, &bench.config);
+  bench_cmd->add_option("--iters", bench.iterations, "Timed iterations")
+      ->capture_default_str();
+  bench_cmd->add_option("--warmup", bench.warmup, "Untimed iterations first")
+      ->capture_default_str();
+
+  pgan::tools::DatasetOptions dataset;
+  CLI::App* dataset_cmd = app.add_subcommand(
+      "dataset",
+      "Convert images or MNIST/Fashion-MNIST into a dataset zip in the "
+      "reference's layout (stored PNGs + dataset.json). Gray images always "
+      "become RGB: the model needs 3 channels");
+  dataset_cmd->add_option("--source", dataset.source,
+                          "Folder (recursive), .zip, or *-images-idx3-ubyte.gz "
+                          "(labels from *-labels-idx1-ubyte.gz beside it)")
+      ->required();
+  dataset_cmd->add_option("--dest", dataset.dest, "Dataset .zip to write")
+      ->required();
+  dataset_cmd->add_option("--resolution", dataset.resolution,
+                          "Output side, a power of two (0: the source's size); "
+                          "Lanczos resize as the reference")
+      ->capture_default_str();
+  dataset_cmd->add_option("--transform", dataset.transform,
+                          "center-crop: crop the centred square, then resize");
+  dataset_cmd->add_option("--max-images", dataset.max_images,
+                          "Convert only the first N images (-1: all)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   absl::Status status;
@@ -120,6 +233,22 @@ int main(int argc, char** argv) {
     status = pgan::tools::RunGenerate(generate, std::cout);
   } else if (score_cmd->parsed()) {
     status = pgan::tools::RunScore(score, std::cout);
+  } else if (train_cmd->parsed()) {
+    if (!grid.empty() &&
+        std::sscanf(grid.c_str(), "%dx%d", &train.config.grid_width,
+                    &train.config.grid_height) != 2) {
+      std::cerr << "pgan train: --grid: expected WxH, got \"" << grid << "\"\n";
+      return 2;
+    }
+    std::signal(SIGINT, HandleStop);
+    std::signal(SIGTERM, HandleStop);
+    status = pgan::tools::RunTrain(train, &g_stop, std::cout);
+  } else if (export_cmd->parsed()) {
+    status = pgan::tools::RunExport(export_options, std::cout);
+  } else if (bench_cmd->parsed()) {
+    status = pgan::tools::RunBench(bench, std::cout);
+  } else if (dataset_cmd->parsed()) {
+    status = pgan::tools::RunDataset(dataset, std::cout);
   }
   if (!status.ok()) {
     std::cerr << "pgan " << app.get_subcommands().front()->get_name() << ": "

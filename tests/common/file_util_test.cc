@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -54,6 +55,18 @@ TEST_F(FileUtilTest, ReadingMissingFileIsNotFound) {
   auto read = ReadFile((dir_ / "missing").string());
   EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(read.status().message().find("missing"), std::string::npos);
+}
+
+TEST_F(FileUtilTest, ListFilesRecursivelyGivesRelativePathsAndSkipsBrokenLinks) {
+  fs::create_directories(dir_ / "a" / "b");
+  ASSERT_TRUE(WriteFileAtomically((dir_ / "top.png").string(), "1").ok());
+  ASSERT_TRUE(WriteFileAtomically((dir_ / "a" / "b" / "deep.png").string(), "2").ok());
+  fs::create_symlink(dir_ / "nowhere", dir_ / "a" / "broken.png");
+  auto files = ListFilesRecursively(dir_.string() + "/");
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::sort(files->begin(), files->end());
+  EXPECT_EQ(*files, (std::vector<std::string>{"a/b/deep.png", "top.png"}));
+  EXPECT_FALSE(ListFilesRecursively((dir_ / "missing").string()).ok());
 }
 
 }  // namespace

@@ -93,5 +93,31 @@ TEST(ImageIoTest, WritePngThenReadImage) {
   EXPECT_FALSE(HasImageExtension("x/y.txt"));
 }
 
+TEST(ImageIoTest, PeekImageInfoReadsSizeFromTheHeaderOnly) {
+  for (int channels : {1, 3}) {
+    const std::string png = *EncodePng(Gradient(21, 13, channels), 0);
+    auto info = PeekImageInfo(png.substr(0, kPngHeaderBytes), "head.png");
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->width, 21);
+    EXPECT_EQ(info->height, 13);
+    EXPECT_EQ(info->channels, channels);
+  }
+  auto jpeg = PeekImageInfo(EncodeJpeg(Gradient(16, 8, 3)), "a.jpg");
+  ASSERT_TRUE(jpeg.ok()) << jpeg.status();
+  EXPECT_EQ(jpeg->width, 16);
+  EXPECT_EQ(jpeg->channels, 3);
+  auto bad = PeekImageInfo("GIF89a", "x.gif");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("x.gif"), std::string::npos);
+  EXPECT_FALSE(PeekImageInfo(std::string("\x89PNG\r\n\x1a\n", 8), "cut.png").ok());
+}
+
+TEST(ImageIoTest, OtherImageFormatsAreRecognisedAsUnsupported) {
+  EXPECT_TRUE(HasUnsupportedImageExtension("a/b.GIF"));
+  EXPECT_TRUE(HasUnsupportedImageExtension("x.webp"));
+  EXPECT_FALSE(HasUnsupportedImageExtension("x.png"));
+  EXPECT_FALSE(HasUnsupportedImageExtension("dataset.json"));
+}
+
 }  // namespace
 }  // namespace pgan

@@ -1,0 +1,164 @@
+// The training loop end to end on a tiny dataset: exact resume, stopping,
+// the first EMA step, and configuration errors. Slow for a unit test (each
+// iteration runs the 224 px feature network on the CPU): label integration.
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include <gtest/gtest.h>
+
+#include "common/image_io.h"
+#include "tests/common/test_dir.h"
+#include "trainer/run_dir.h"
+#include "trainer/state_dict.h"
+#include "trainer/trainer.h"
+
+namespace pgan::trainer {
+namespace {
+
+using ::pgan::testing::TestDir;
+
+// Eight random 32x32 RGB images in a folder (the reference layout without
+// dataset.json).
+std::string MakeDataset(const TestDir& dir) {
+  const std::string data = dir.file("data");
+  std::filesystem::create_directories(data);
+  torch::manual_seed(123);
+  for (int i = 0; i < 8; ++i) {
+    const torch::Tensor pixels = torch::randint(0, 256, {32, 32, 3}, torch::kUInt8);
+    Image image{32, 32, 3, {}};
+    image.pixels.assign(pixels.data_ptr<uint8_t>(),
+                        pixels.data_ptr<uint8_t>() + pixels.numel());
+    EXPECT_TRUE(WritePng(data + "/img" + std::to_string(i) + ".png", image).ok());
+  }
+  return data;
+}
+
+TrainingConfig TinyConfig(const TestDir& dir) {
+  TrainingConfig config;
+  config.model.cfg = "fastgan";  // With noise injection, to cover its streams.
+  config.model.resolution = 32;
+  config.model.ngf = 8;
+  config.data = MakeDataset(dir);
+  config.outdir = dir.file("runs");
+  config.batch = 2;
+  config.batch_gpu = 1;  // Two accumulation rounds.
+  config.kimg = 1;
+  config.tick = 0.002;  // A tick every iteration.
+  config.snap = 1000;
+  config.grid_width = 2;
+  config.grid_height = 1;
+  config.workers = 2;
+  config.device = "cpu";
+  return config;
+}
+
+std::unique_ptr<Trainer> MakeTrainer(const TrainingConfig& config,
+                                     const std::string& resume,
+                                     GradientReducer* reducer,
+                                     const std::atomic<bool>* stop = nullptr) {
+  TrainerEnvironment env;
+  env.reducer = reducer;
+  env.stop_flag = stop;
+  auto trainer = Trainer::Create(config, resume, env);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  return trainer.ok() ? std::move(*trainer) : nullptr;
+}
+
+void ExpectSameState(const torch::nn::Module& a, const torch::nn::Module& b,
+                     const std::string& what) {
+  const auto sa = StateDict(a), sb = StateDict(b);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << what << " " << sa[i].first;
+  }
+}
+
+TEST(TrainingTest, ResumeIsExact) {
+  TestDir dir;
+  const TrainingConfig config = TinyConfig(dir);
+  LocalGradientReducer reducer;
+
+  auto straight = MakeTrainer(config, "", &reducer);
+  ASSERT_NE(straight, nullptr);
+  ASSERT_TRUE(straight->Run(4).ok());
+
+  auto first = MakeTrainer(config, "", &reducer);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Run(2).ok());
+  ASSERT_TRUE(first->WriteSnapshot().ok());
+  const std::string run_dir = first->run_dir();
+  first.reset();
+  auto resumed = MakeTrainer(config, run_dir, &reducer);
+  ASSERT_NE(resumed, nullptr);
+  EXPECT_EQ(resumed->progress().batch_idx, 2);
+  ASSERT_TRUE(resumed->Run(2).ok());
+
+  EXPECT_EQ(resumed->progress().cur_nimg, straight->progress().cur_nimg);
+  ExpectSameState(*straight->networks().G, *resumed->networks().G, "G");
+  ExpectSameState(*straight->networks().G_ema, *resumed->networks().G_ema, "G_ema");
+  ExpectSameState(*straight->networks().D, *resumed->networks().D, "D");
+}
+
+TEST(TrainingTest, FirstIterationCopiesGIntoGEmaAndMovesParameters) {
+  TestDir dir;
+  LocalGradientReducer reducer;
+  auto trainer = MakeTrainer(TinyConfig(dir), "", &reducer);
+  ASSERT_NE(trainer, nullptr);
+  const torch::Tensor before =
+      trainer->networks().G->named_parameters()["synthesis.to_big.bias"].clone();
+  ASSERT_TRUE(trainer->Run(1).ok());
+  Networks& nets = trainer->networks();
+  EXPECT_FALSE(torch::equal(before, nets.G->named_parameters()["synthesis.to_big.bias"]));
+  // beta = 0.5^(batch / max(min(ema_nimg, 0 * rampup), 1e-8)) = 0 at cur_nimg 0.
+  ExpectSameState(*nets.G, *nets.G_ema, "G vs G_ema");
+  EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() + "/stats.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() + "/fakes_init.png"));
+}
+
+TEST(TrainingTest, StopFlagWritesASnapshotToResumeFrom) {
+  TestDir dir;
+  LocalGradientReducer reducer;
+  std::atomic<bool> stop{true};  // Stop after the first iteration.
+  auto trainer = MakeTrainer(TinyConfig(dir), "", &reducer, &stop);
+  ASSERT_NE(trainer, nullptr);
+  ASSERT_TRUE(trainer->Run().ok());
+  EXPECT_EQ(trainer->progress().batch_idx, 1);
+  const auto snapshots = ListSnapshots(trainer->run_dir());
+  ASSERT_FALSE(snapshots.empty());
+  auto state = ReadSnapshotState(snapshots.back().path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->progress.batch_idx, 1);
+  EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() +
+                                      "/network-snapshot-000000.safetensors"));
+}
+
+TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
+  TestDir dir;
+  LocalGradientReducer reducer;
+  TrainerEnvironment env;
+  env.reducer = &reducer;
+  TrainingConfig config = TinyConfig(dir);
+
+  config.batch_gpu = 3;
+  EXPECT_NE(Trainer::Create(config, "", env).status().message().find("--batch-gpu"),
+            std::string::npos);
+  config = TinyConfig(dir);
+  config.model.resolution = 64;
+  auto status = Trainer::Create(config, "", env).status();
+  EXPECT_NE(status.message().find("holds 32x32 images"), std::string::npos) << status;
+  config = TinyConfig(dir);
+  config.feature_weights = dir.file("missing.safetensors");
+  status = Trainer::Create(config, "", env).status();
+  EXPECT_NE(status.message().find("missing.safetensors"), std::string::npos) << status;
+  config = TinyConfig(dir);
+  config.cond = true;
+  status = Trainer::Create(config, "", env).status();
+  EXPECT_NE(status.message().find("--cond"), std::string::npos) << status;
+  config = TinyConfig(dir);
+  status = Trainer::Create(config, "latest", env).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+}
+
+}  // namespace
+}  // namespace pgan::trainer

@@ -1,0 +1,72 @@
+#include "trainer/progress_report.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+
+namespace pgan::trainer {
+namespace {
+
+double Ratio(double sum, int64_t count) { return count > 0 ? sum / count : 0.0; }
+
+std::string Duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::llround(seconds));
+  if (s >= 86400) return absl::StrFormat("%dd%02dh", s / 86400, (s % 86400) / 3600);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+}  // namespace
+
+void AccumulateStats(const StepStats& s, StepStats* t) {
+  t->g_loss_sum += s.g_loss_sum;
+  t->d_loss_sum += s.d_loss_sum;
+  t->score_fake_sum += s.score_fake_sum;
+  t->sign_fake_sum += s.sign_fake_sum;
+  t->score_real_sum += s.score_real_sum;
+  t->sign_real_sum += s.sign_real_sum;
+  t->fake_logits += s.fake_logits;
+  t->real_logits += s.real_logits;
+  t->rounds += s.rounds;
+  t->nonfinite_grads += s.nonfinite_grads;
+}
+
+nlohmann::json TickRecord(const StepStats& t) {
+  return {{"loss_g", Ratio(t.g_loss_sum, t.rounds)},
+          {"loss_d", Ratio(t.d_loss_sum, t.rounds)},
+          {"scores_fake", Ratio(t.score_fake_sum, t.fake_logits)},
+          {"signs_fake", Ratio(t.sign_fake_sum, t.fake_logits)},
+          {"scores_real", Ratio(t.score_real_sum, t.real_logits)},
+          {"signs_real", Ratio(t.sign_real_sum, t.real_logits)},
+          {"nonfinite_grads", t.nonfinite_grads}};
+}
+
+std::string FormatTickLine(const nlohmann::json& r, double total_kimg) {
+  return absl::StrFormat(
+      "tick %-4d kimg %8.2f / %g  sec/kimg %7.2f  eta %-8s loss G %7.4f D %7.4f  "
+      "sign fake %+.3f real %+.3f  mem %.2f GB",
+      r.at("tick").get<int64_t>(), r.at("kimg").get<double>(), total_kimg,
+      r.at("sec_per_kimg").get<double>(), Duration(r.at("eta_sec").get<double>()),
+      r.at("loss_g").get<double>(), r.at("loss_d").get<double>(),
+      r.at("signs_fake").get<double>(), r.at("signs_real").get<double>(),
+      r.at("cpumem_gb").get<double>());
+}
+
+ProcessMemory ReadProcessMemory() {
+  ProcessMemory m;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    std::istringstream in(line);
+    std::string key;
+    double kb = 0;
+    in >> key >> kb;
+    if (key == "VmRSS:") m.resident_gb = kb / (1024.0 * 1024.0);
+    if (key == "VmHWM:") m.peak_resident_gb = kb / (1024.0 * 1024.0);
+  }
+  return m;
+}
+
+}  // namespace pgan::trainer

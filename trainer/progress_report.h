@@ -1,0 +1,34 @@
+// Per-tick progress: accumulating step statistics, the JSON record written
+// to stats.jsonl, the console line, and the process's memory use.
+// Functions only.
+#ifndef PGAN_TRAINER_PROGRESS_REPORT_H_
+#define PGAN_TRAINER_PROGRESS_REPORT_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "trainer/training_step.h"
+
+namespace pgan::trainer {
+
+void AccumulateStats(const StepStats& step, StepStats* total);
+
+// Means over the tick: loss_g, loss_d (per round), scores_fake/real (mean
+// logit) and signs_fake/real (mean sign of the logits, D's confidence),
+// nonfinite_grads.
+nlohmann::json TickRecord(const StepStats& tick);
+
+// "tick 3  kimg 12.0 / 100  sec/kimg 41.2  eta 1h02m  loss G 0.812 D 1.702
+//  sign fake -0.41 real 0.37  mem 2.1 GB".
+std::string FormatTickLine(const nlohmann::json& record, double total_kimg);
+
+struct ProcessMemory {
+  double resident_gb = 0;       // VmRSS.
+  double peak_resident_gb = 0;  // VmHWM.
+};
+ProcessMemory ReadProcessMemory();
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_PROGRESS_REPORT_H_

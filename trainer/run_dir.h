@@ -1,0 +1,43 @@
+// Run directories and snapshot files on disk: naming as the reference
+// (<outdir>/<5-digit id>-<cfg>-<dataset>-gpus<N>-batch<B>), finding the
+// latest snapshot for --resume, and retention of old snapshots. Functions
+// only; callers serialise access to one run directory.
+#ifndef PGAN_TRAINER_RUN_DIR_H_
+#define PGAN_TRAINER_RUN_DIR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pgan::trainer {
+
+// Creates the next run directory under `outdir` and returns its path.
+absl::StatusOr<std::string> CreateRunDir(const std::string& outdir,
+                                         const std::string& description);
+
+// "snapshot-000123.safetensors" for 123.456 kimg (integer kimg, 6 digits).
+std::string SnapshotFileName(int64_t cur_nimg);
+std::string NetworkFileName(int64_t cur_nimg);
+
+struct SnapshotFile {
+  std::string path;
+  int64_t kimg = 0;
+};
+// Snapshots of a run directory, oldest first.
+std::vector<SnapshotFile> ListSnapshots(const std::string& run_dir);
+
+// Resolves --resume: "latest" (the newest snapshot of the newest run under
+// `outdir`), a run directory (its newest snapshot) or a snapshot file.
+absl::StatusOr<std::string> ResolveResume(const std::string& spec,
+                                          const std::string& outdir);
+
+// Deletes every snapshot (and its exported network file) of `run_dir`
+// except the newest and, when `keep_every_kimg` > 0, the first snapshot at
+// or past each multiple of it. Missing files are not errors.
+void ApplyRetention(const std::string& run_dir, double keep_every_kimg);
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_RUN_DIR_H_

@@ -1,0 +1,38 @@
+// Sample grids: G_ema on a fixed set of latents (the same at every snapshot
+// of a run, so grids are comparable), tiled into one PNG as the reference's
+// fakes*.png; and the grid of real images (reals.png). Functions only.
+#ifndef PGAN_TRAINER_SAMPLE_GRID_H_
+#define PGAN_TRAINER_SAMPLE_GRID_H_
+
+#include <cstdint>
+#include <string>
+
+#include <torch/types.h>
+
+#include "absl/status/status.h"
+#include "common/image_io.h"
+#include "trainer/generator.h"
+
+namespace pgan::trainer {
+
+struct GridSize {
+  int width = 0;   // Images per row.
+  int height = 0;  // Rows.
+};
+
+// The reference's grid for a resolution: 7680 / res by 4320 / res images,
+// clipped to [7, 32] x [4, 32]; explicit sizes override.
+GridSize ResolveGridSize(int resolution, int width, int height);
+
+// Tiles images [N, C, H, W] in the [-1, 1] convention (N = width * height)
+// with the reference's conversion: rint((x + 1) * 127.5) clipped to [0, 255].
+Image TileImages(const torch::Tensor& images, GridSize grid);
+
+// G_ema (eval mode, noise from fixed per-image streams) on the run's fixed
+// latents; conditional grids show class (row mod c_dim) per row.
+absl::Status WriteFakesGrid(const std::string& path, Generator& g_ema,
+                            GridSize grid, uint64_t seed, int batch);
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_SAMPLE_GRID_H_

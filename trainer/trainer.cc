@@ -1,0 +1,324 @@
+#include "trainer/trainer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "trainer/device.h"
+#include "trainer/feature_weights.h"
+#include "trainer/progress_report.h"
+#include "trainer/run_dir.h"
+#include "trainer/sample_grid.h"
+#include "trainer/torch_status.h"
+
+namespace pgan::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Options a resumed run may change: they do not alter the training.
+absl::Status MergeResumeOverrides(const TrainingConfig& requested,
+                                  TrainingConfig* stored) {
+  const TrainingConfig defaults;
+  // An option counts as given when it differs from its default.
+  auto changed = [&](auto field) {
+    return requested.*field != defaults.*field && requested.*field != stored->*field;
+  };
+  struct Fixed {
+    const char* option;
+    bool changed;
+  };
+  const Fixed fixed[] = {
+      {"--batch", changed(&TrainingConfig::batch)},
+      {"--batch-gpu", changed(&TrainingConfig::batch_gpu)},
+      {"--seed", changed(&TrainingConfig::seed)},
+      {"--glr", changed(&TrainingConfig::glr)},
+      {"--dlr", changed(&TrainingConfig::dlr)},
+      {"--mirror", changed(&TrainingConfig::mirror)},
+      {"--cond", changed(&TrainingConfig::cond)},
+      {"--ema-kimg", changed(&TrainingConfig::ema_kimg)},
+  };
+  for (const Fixed& f : fixed) {
+    if (f.changed) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f.option, ": cannot change on resume (the snapshot's value is used so "
+                    "that training continues exactly)"));
+    }
+  }
+  stored->kimg = requested.kimg != defaults.kimg ? requested.kimg : stored->kimg;
+  stored->tick = requested.tick != defaults.tick ? requested.tick : stored->tick;
+  stored->snap = requested.snap != defaults.snap ? requested.snap : stored->snap;
+  stored->workers = requested.workers;
+  stored->threads = requested.threads;
+  stored->device = requested.device;
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ParameterNames(const torch::nn::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& item : module.named_parameters()) names.push_back(item.key());
+  return names;
+}
+
+}  // namespace
+
+Optimizers MakeOptimizers(Networks& nets, const TrainingConfig& config) {
+  const double d_ratio = config.d_lazy_quirk ? 16.0 / 17.0 : 1.0;
+  Optimizers out;
+  out.g = std::make_unique<Adam>(nets.G->parameters(), ParameterNames(*nets.G),
+                                 AdamOptions{config.glr, 0.0, 0.99, 1e-8});
+  std::vector<std::string> d_names;
+  for (const auto& name : ParameterNames(*nets.D->discriminator)) {
+    d_names.push_back("discriminator." + name);
+  }
+  out.d = std::make_unique<Adam>(
+      nets.D->trainable_parameters(), d_names,
+      AdamOptions{config.dlr * d_ratio, 0.0, std::pow(0.99, d_ratio), 1e-8});
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const TrainingConfig& config, const std::string& resume,
+    TrainerEnvironment env) {
+  if (env.reducer == nullptr) {
+    return absl::InvalidArgumentError("Trainer needs a GradientReducer");
+  }
+  std::unique_ptr<Trainer> trainer(new Trainer());
+  trainer->env_ = env;
+  trainer->config_ = config;
+  std::string resume_path;
+  if (!resume.empty()) {
+    ASSIGN_OR_RETURN(resume_path, ResolveResume(resume, config.outdir));
+    ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(resume_path));
+    RETURN_IF_ERROR(MergeResumeOverrides(config, &state.config));
+    trainer->config_ = state.config;
+    trainer->progress_ = state.progress;
+    trainer->run_dir_ = fs::path(resume_path).parent_path().string();
+  }
+  RETURN_IF_ERROR(trainer->config_.Validate(env.reducer->world_size()));
+  RETURN_IF_ERROR(trainer->Setup(resume_path));
+  return trainer;
+}
+
+absl::Status Trainer::Setup(const std::string& resume_path) {
+  const int world = env_.reducer->world_size();
+  if (config_.threads > 0) torch::set_num_threads(config_.threads);
+  ASSIGN_OR_RETURN(const c10::Device device, ResolveDevice(config_.device));
+
+  ImageDatasetOptions dataset_options;
+  dataset_options.xflip = config_.mirror;
+  dataset_options.use_labels = config_.cond;
+  dataset_options.gray_to_rgb = true;  // The feature network takes RGB.
+  ASSIGN_OR_RETURN(dataset_, ImageDataset::Open(config_.data, dataset_options));
+  ModelConfig& model = config_.model;
+  if (dataset_->resolution() != model.resolution) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--res ", model.resolution, ": the dataset ", config_.data, " holds ",
+        dataset_->resolution(), "x", dataset_->resolution(), " images"));
+  }
+  if (config_.cond) {
+    if (!dataset_->has_labels()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--cond: the dataset ", config_.data, " has no labels in dataset.json"));
+    }
+    model.c_dim = static_cast<int>(dataset_->label_dim());
+  } else {
+    model.c_dim = 0;
+  }
+  RETURN_IF_ERROR(model.Validate());
+
+  // Initial weights (and the random projections) follow from the seed.
+  torch::manual_seed(config_.seed);
+  ASSIGN_OR_RETURN(nets_, BuildNetworks(model));
+  RETURN_IF_ERROR(CatchTorch("preparing the networks", [&]() -> absl::Status {
+    EfficientNetTrunkImpl& trunk = *nets_.D->feature_network->pretrained;
+    if (!config_.feature_weights.empty()) {
+      RETURN_IF_ERROR(LoadFeatureNetworkWeights(trunk, config_.feature_weights));
+    } else {
+      ReplayReferenceChannelProbe(trunk);
+    }
+    nets_.G->to(device);
+    nets_.G_ema->to(device);
+    nets_.D->to(device);
+    nets_.G->train();
+    nets_.D->train();
+    nets_.G_ema->eval();
+    return absl::OkStatus();
+  }));
+
+  Optimizers optimizers = MakeOptimizers(nets_, config_);
+  g_opt_ = std::move(optimizers.g);
+  d_opt_ = std::move(optimizers.d);
+  if (!resume_path.empty()) {
+    RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_));
+  }
+
+  const BatchLayout layout{env_.reducer->rank(), world, config_.batch,
+                           config_.BatchGpu(world)};
+  StepOptions step_options;
+  step_options.seed = config_.seed;
+  step_options.layout = layout;
+  step_options.ema_kimg = config_.EmaKimg();
+  step_options.ema_rampup = config_.ema_rampup;
+  if (model.conditional()) {
+    std::vector<torch::Tensor> labels;
+    for (int64_t i = 0; i < dataset_->size(); ++i) labels.push_back(dataset_->Label(i));
+    step_options.label_table = torch::stack(labels);
+  }
+  step_ = std::make_unique<TrainingStep>(&nets_, g_opt_.get(), d_opt_.get(),
+                                         env_.reducer, step_options);
+
+  // The sampler's position is a function of the iteration, so a resumed run
+  // reads the images the original would have read.
+  InfiniteSamplerOptions sampler_options;
+  sampler_options.size = dataset_->size();
+  sampler_options.seed = static_cast<uint32_t>(config_.seed);
+  ASSIGN_OR_RETURN(InfiniteSampler sampler,
+                   InfiniteSampler::Create(sampler_options,
+                                           progress_.batch_idx * config_.batch));
+  DataLoaderOptions loader_options;
+  loader_options.batch_size = layout.per_process();
+  loader_options.num_threads = config_.workers;
+  ASSIGN_OR_RETURN(loader_, DataLoader::Create(dataset_, std::move(sampler),
+                                               loader_options));
+
+  if (run_dir_.empty() && is_rank0()) {
+    const std::string dataset_name = fs::path(config_.data).stem().string();
+    ASSIGN_OR_RETURN(run_dir_, CreateRunDir(config_.outdir,
+                                            absl::StrFormat("%s-%s-gpus%d-batch%d",
+                                                            model.cfg, dataset_name,
+                                                            world, config_.batch)));
+    RETURN_IF_ERROR(WriteFileAtomically(
+        (fs::path(run_dir_) / "training_options.json").string(),
+        config_.ToJson().dump(2) + "\n"));
+  }
+  return absl::OkStatus();
+}
+
+void Trainer::Log(const std::string& line) {
+  if (!is_rank0()) return;
+  if (env_.log != nullptr) *env_.log << line << std::endl;
+  if (!run_dir_.empty()) {
+    std::ofstream((fs::path(run_dir_) / "log.txt").string(), std::ios::app)
+        << line << "\n";
+  }
+}
+
+absl::Status Trainer::Run(int64_t max_iterations) {
+  const int64_t total_nimg = static_cast<int64_t>(config_.kimg * 1000);
+  const int64_t batch = config_.batch;
+  if (progress_.batch_idx == 0 && is_rank0()) {
+    Log(absl::StrFormat("Training for %g kimg in %s", config_.kimg, run_dir_));
+    RETURN_IF_ERROR(WriteFakesGrid(
+        (fs::path(run_dir_) / "fakes_init.png").string(), nets_.G_ema,
+        ResolveGridSize(config_.model.resolution, config_.grid_width,
+                        config_.grid_height),
+        config_.seed, config_.BatchGpu(1)));
+  }
+  tick_start_time_ = Clock::now();
+  const bool starting_fresh = progress_.cur_tick == 0;
+  int64_t iterations = 0;
+  while (progress_.cur_nimg < total_nimg) {
+    ASSIGN_OR_RETURN(Batch real, loader_->Next());
+    ASSIGN_OR_RETURN(StepStats stats,
+                     step_->Run(progress_.batch_idx, progress_.cur_nimg,
+                                real.images, real.labels));
+    progress_.cur_nimg += batch;
+    progress_.batch_idx += 1;
+    progress_.nonfinite_grads += stats.nonfinite_grads;
+    AccumulateStats(stats, &tick_stats_);
+    ++iterations;
+
+    const bool done = progress_.cur_nimg >= total_nimg;
+    const bool stop_signal =
+        stop_requested_.load() ||
+        (env_.stop_flag != nullptr && env_.stop_flag->load());
+    const bool stop =
+        stop_signal || (max_iterations > 0 && iterations >= max_iterations);
+    // As the reference: tick 0 right after the first iteration, then every
+    // `tick` kimg.
+    const bool tick_due =
+        (starting_fresh && progress_.cur_tick == 0) ||
+        progress_.cur_nimg >= progress_.tick_start_nimg + config_.tick * 1000;
+    if (done || tick_due) RETURN_IF_ERROR(EndTick(done));
+    if (stop) {
+      if (stop_signal && !done) {
+        Log("Stopping: writing a snapshot to resume from");
+        RETURN_IF_ERROR(WriteSnapshot());
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::EndTick(bool done) {
+  const Clock::time_point now = Clock::now();
+  const double tick_seconds = Seconds(now - tick_start_time_);
+  progress_.training_seconds += tick_seconds;
+  const double tick_kimg = (progress_.cur_nimg - progress_.tick_start_nimg) / 1000.0;
+  const double sec_per_kimg = tick_kimg > 0 ? tick_seconds / tick_kimg : 0;
+  const double kimg = progress_.cur_nimg / 1000.0;
+  const double eta = std::max(0.0, config_.kimg - kimg) * sec_per_kimg;
+  const ProcessMemory memory = ReadProcessMemory();
+  nlohmann::json record = TickRecord(tick_stats_);
+  record.update({{"tick", progress_.cur_tick},
+                 {"kimg", kimg},
+                 {"iterations", progress_.batch_idx},
+                 {"sec_per_tick", tick_seconds},
+                 {"sec_per_kimg", sec_per_kimg},
+                 {"maintenance_sec", maintenance_seconds_},
+                 {"total_sec", progress_.training_seconds},
+                 {"eta_sec", eta},
+                 {"cpumem_gb", memory.resident_gb},
+                 {"cpumem_peak_gb", memory.peak_resident_gb},
+                 {"nonfinite_grads_total", progress_.nonfinite_grads},
+                 {"timestamp", std::time(nullptr)}});
+  Log(FormatTickLine(record, config_.kimg));
+  const Clock::time_point maintenance_start = Clock::now();
+  if (is_rank0()) {
+    std::ofstream((fs::path(run_dir_) / "stats.jsonl").string(), std::ios::app)
+        << record.dump() << "\n";
+    if (env_.observer != nullptr) env_.observer->OnTick(record);
+  }
+  if (done || progress_.cur_tick % config_.snap == 0) {
+    RETURN_IF_ERROR(WriteSnapshot());
+  }
+  progress_.cur_tick += 1;
+  progress_.tick_start_nimg = progress_.cur_nimg;
+  tick_stats_ = StepStats();
+  maintenance_seconds_ = Seconds(Clock::now() - maintenance_start);
+  tick_start_time_ = Clock::now();
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::WriteSnapshot() {
+  if (!is_rank0()) return absl::OkStatus();
+  const fs::path dir(run_dir_);
+  const std::string snapshot = (dir / SnapshotFileName(progress_.cur_nimg)).string();
+  const std::string network = (dir / NetworkFileName(progress_.cur_nimg)).string();
+  RETURN_IF_ERROR(SaveSnapshot(snapshot, nets_, *g_opt_, *d_opt_,
+                               TrainingState{config_, progress_}));
+  RETURN_IF_ERROR(ExportNetwork(snapshot, network));
+  RETURN_IF_ERROR(WriteFakesGrid(
+      (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000)).string(),
+      nets_.G_ema,
+      ResolveGridSize(config_.model.resolution, config_.grid_width, config_.grid_height),
+      config_.seed, config_.BatchGpu(1)));
+  ApplyRetention(run_dir_, config_.keep_every_kimg);
+  if (env_.observer != nullptr) env_.observer->OnSnapshot(snapshot, network, progress_);
+  return absl::OkStatus();
+}
+
+}  // namespace pgan::trainer

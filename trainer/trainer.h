@@ -1,0 +1,111 @@
+// The training loop of one process: builds (or resumes) the networks and
+// optimisers, feeds real batches, runs TrainingStep, and at tick boundaries
+// reports progress, writes stats.jsonl, sample grids and snapshots. The
+// loop reads top to bottom in Run(). Gradient synchronisation and progress
+// reporting go through seams (GradientReducer, TrainingObserver) so that
+// worker/ can run it under MPI, NCCL or a coordinator. Not thread-safe
+// except RequestStop().
+#ifndef PGAN_TRAINER_TRAINER_H_
+#define PGAN_TRAINER_TRAINER_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trainer/adam.h"
+#include "trainer/data_loader.h"
+#include "trainer/dataset.h"
+#include "trainer/gradient_reducer.h"
+#include "trainer/network_file.h"
+#include "trainer/snapshot.h"
+#include "trainer/training_config.h"
+#include "trainer/training_step.h"
+
+namespace pgan::trainer {
+
+// Receives what rank 0 reports (the coordinator's worker implements it).
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  virtual void OnTick(const nlohmann::json& record) {}
+  virtual void OnSnapshot(const std::string& snapshot_path,
+                          const std::string& network_path,
+                          const TrainProgress& progress) {}
+};
+
+struct TrainerEnvironment {
+  GradientReducer* reducer = nullptr;    // Required.
+  TrainingObserver* observer = nullptr;  // Optional.
+  std::ostream* log = nullptr;           // Progress lines; null = silent.
+  // Set (for example by a signal handler) to stop at the next iteration
+  // boundary with a snapshot. Optional.
+  const std::atomic<bool>* stop_flag = nullptr;
+};
+
+// The reference's optimisers: Adam(betas (0, 0.99)) for G at glr, and for
+// the mini discriminators at dlr, with lr * 16/17 and beta2^(16/17) when
+// d_lazy_quirk is set.
+struct Optimizers {
+  std::unique_ptr<Adam> g, d;
+};
+Optimizers MakeOptimizers(Networks& networks, const TrainingConfig& config);
+
+class Trainer {
+ public:
+  // `resume`: empty for a new run, else "latest", a run directory or a
+  // snapshot file (see ResolveResume). On resume the snapshot's config is
+  // used; `config` may only change kimg, tick, snap, workers, threads and
+  // device (anything else is an error naming the option).
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const TrainingConfig& config, const std::string& resume,
+      TrainerEnvironment env);
+
+  // Trains until `kimg` is reached or a stop is requested, then writes a
+  // final snapshot. `max_iterations` > 0 stops after that many iterations
+  // of this session (tests, benchmarks) without a final snapshot.
+  absl::Status Run(int64_t max_iterations = 0);
+
+  // Makes Run() stop at the next iteration boundary (signal-safe).
+  void RequestStop() { stop_requested_.store(true); }
+
+  // Writes a snapshot (and its exported network file) now.
+  absl::Status WriteSnapshot();
+
+  const std::string& run_dir() const { return run_dir_; }
+  const TrainingConfig& config() const { return config_; }
+  const TrainProgress& progress() const { return progress_; }
+  Networks& networks() { return nets_; }
+
+ private:
+  Trainer() = default;
+  absl::Status Setup(const std::string& resume_path);
+  absl::Status EndTick(bool done);
+  bool is_rank0() const { return env_.reducer->rank() == 0; }
+  void Log(const std::string& line);
+
+  TrainingConfig config_;
+  TrainerEnvironment env_;
+  Networks nets_;
+  std::unique_ptr<Adam> g_opt_, d_opt_;
+  std::shared_ptr<const ImageDataset> dataset_;
+  std::unique_ptr<DataLoader> loader_;
+  std::unique_ptr<TrainingStep> step_;
+  TrainProgress progress_;
+  std::string run_dir_;
+  std::atomic<bool> stop_requested_{false};
+
+  // Tick bookkeeping.
+  StepStats tick_stats_;
+  std::chrono::steady_clock::time_point tick_start_time_;
+  double maintenance_seconds_ = 0;
+};
+
+}  // namespace pgan::trainer
+
+#endif  // PGAN_TRAINER_TRAINER_H_
