@@ -15,8 +15,21 @@ find_package(absl REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
 
-# stb (single-file image codecs), used header-only.
-find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+# tcmalloc for the executables: glibc's malloc maps and unmaps every large
+# tensor, and the page faults that follow cost more than half of a CPU
+# training iteration here (see README, Speed). Optional.
+option(PGAN_WITH_TCMALLOC "Link executables with tcmalloc when found" ON)
+if(PGAN_WITH_TCMALLOC)
+  find_library(TCMALLOC_LIBRARY NAMES tcmalloc_minimal tcmalloc)
+endif()
+# Links `target` with tcmalloc. Nothing calls it by name, so --as-needed
+# would drop it: link this executable with --no-as-needed.
+function(pgan_use_tcmalloc target)
+  if(TCMALLOC_LIBRARY)
+    target_link_options(${target} PRIVATE "LINKER:--no-as-needed")
+    target_link_libraries(${target} PRIVATE ${TCMALLOC_LIBRARY})
+  endif()
+endfunction()
 # CLI11 (command-line parsing), header-only.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 

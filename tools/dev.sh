@@ -19,7 +19,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   prometheus-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist
 )
 

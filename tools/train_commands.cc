@@ -58,7 +58,7 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
         "--batch ", config.batch, " must be a positive multiple of --batch-gpu ",
         config.BatchGpu(1)));
   }
-  if (config.threads > 0) torch::set_num_threads(config.threads);
+  trainer::SetIntraOpThreads(config.threads);
   ASSIGN_OR_RETURN(const c10::Device device, trainer::ResolveDevice(config.device));
   ASSIGN_OR_RETURN(trainer::Networks nets, trainer::BuildNetworks(config.model));
   trainer::LocalGradientReducer reducer;

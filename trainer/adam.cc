@@ -17,30 +17,58 @@ Adam::Adam(std::vector<torch::Tensor> params, std::vector<std::string> names,
   TORCH_CHECK(params_.size() == names_.size(), "Adam: one name per parameter");
 }
 
+namespace {
+
+// Elements per slice of the update: the temporaries of one slice stay small
+// (the largest FastGAN weight alone is 151 MB).
+constexpr int64_t kSlice = int64_t{1} << 20;
+
+}  // namespace
+
 void Adam::Step() {
   torch::NoGradGuard no_grad;
+  // With beta1 = 0 (the reference's setting) the first moment is the
+  // gradient itself: 0 * m + 1 * g = g. It is then not stored at all.
+  const bool first_moment = options_.beta1 != 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i];
     const torch::Tensor& grad = p.grad();
     if (!grad.defined()) continue;
     ParamState& s = state_[i];
-    if (!s.exp_avg.defined()) {
-      s.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-      s.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+    if (!s.exp_avg_sq.defined()) {
+      s.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Contiguous);
+      if (first_moment) {
+        s.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Contiguous);
+      }
     }
     s.step += 1;
-    // The operations and their order are torch.optim.Adam's
-    // (single-tensor path), so results match it.
-    s.exp_avg.mul_(options_.beta1).add_(grad, 1 - options_.beta1);
-    s.exp_avg_sq.mul_(options_.beta2).addcmul_(grad, grad, 1 - options_.beta2);
     const double bias_correction1 =
         1 - std::pow(options_.beta1, static_cast<double>(s.step));
     const double bias_correction2 =
         1 - std::pow(options_.beta2, static_cast<double>(s.step));
     const double step_size = options_.lr / bias_correction1;
-    const torch::Tensor denom =
-        (s.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
-    p.addcdiv_(s.exp_avg, denom, -step_size);
+    const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+    // torch.optim.Adam's operations in its order, slice by slice.
+    TORCH_CHECK(p.is_contiguous(), "Adam: parameter ", names_[i], " is not contiguous");
+    torch::Tensor p_flat = p.view({-1});
+    const torch::Tensor g_flat = grad.contiguous().view({-1});
+    torch::Tensor v_flat = s.exp_avg_sq.view({-1});
+    torch::Tensor m_flat = first_moment ? s.exp_avg.view({-1}) : torch::Tensor();
+    const int64_t n = p_flat.numel();
+    for (int64_t begin = 0; begin < n; begin += kSlice) {
+      const int64_t len = std::min(kSlice, n - begin);
+      const torch::Tensor g = g_flat.narrow(0, begin, len);
+      torch::Tensor v = v_flat.narrow(0, begin, len);
+      torch::Tensor m = g;
+      if (first_moment) {
+        m = m_flat.narrow(0, begin, len);
+        m.mul_(options_.beta1).add_(g, 1 - options_.beta1);
+      }
+      v.mul_(options_.beta2).addcmul_(g, g, 1 - options_.beta2);
+      const torch::Tensor denom =
+          v.sqrt().div_(bias_correction2_sqrt).add_(options_.eps);
+      p_flat.narrow(0, begin, len).addcdiv_(m, denom, -step_size);
+    }
   }
 }
 
@@ -55,6 +83,7 @@ absl::Status Adam::SetState(size_t index, ParamState state) {
     return absl::OutOfRangeError(absl::StrCat("Adam: no parameter ", index));
   }
   const torch::Tensor& p = params_[index];
+  if (options_.beta1 == 0.0) state.exp_avg = torch::Tensor();  // Not used.
   for (const torch::Tensor* t : {&state.exp_avg, &state.exp_avg_sq}) {
     if (t->defined() && t->sizes() != p.sizes()) {
       return absl::InvalidArgumentError(
@@ -62,9 +91,9 @@ absl::Status Adam::SetState(size_t index, ParamState state) {
                        "\" does not match the parameter's shape"));
     }
   }
-  if (state.exp_avg.defined()) {
-    state.exp_avg = state.exp_avg.to(p.options());
-    state.exp_avg_sq = state.exp_avg_sq.to(p.options());
+  if (state.exp_avg.defined()) state.exp_avg = state.exp_avg.to(p.options());
+  if (state.exp_avg_sq.defined()) {
+    state.exp_avg_sq = state.exp_avg_sq.to(p.options()).contiguous();
   }
   state_[index] = std::move(state);
   return absl::OkStatus();

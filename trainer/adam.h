@@ -26,6 +26,8 @@ class Adam {
  public:
   struct ParamState {
     int64_t step = 0;  // Steps taken with a gradient.
+    // First and second moments; exp_avg stays undefined when beta1 is 0 (it
+    // would equal the gradient).
     torch::Tensor exp_avg, exp_avg_sq;
   };
 

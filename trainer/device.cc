@@ -1,5 +1,6 @@
 #include "trainer/device.h"
 
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 #include "absl/strings/numbers.h"
@@ -26,6 +27,10 @@ absl::StatusOr<c10::Device> ResolveDevice(const std::string& spec) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "device \"", spec, "\": expected auto, cpu, cuda or cuda:N"));
+}
+
+void SetIntraOpThreads(int threads) {
+  at::set_num_threads(threads > 0 ? threads : at::get_num_threads());
 }
 
 }  // namespace pgan::trainer

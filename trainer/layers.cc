@@ -1,20 +1,52 @@
 #include "trainer/layers.h"
 
+#include <ATen/ops/sigmoid_backward.h>
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/pooling.h>
 #include <torch/nn/modules/utils.h>
 #include <torch/nn/modules/container/functional.h>
+#include <torch/nn/modules/linear.h>
 
 namespace pgan::trainer {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor Glu(const torch::Tensor& x) {
-  const int64_t half = x.size(1) / 2;
-  return x.narrow(1, 0, half) * torch::sigmoid(x.narrow(1, half, half));
-}
+namespace {
+
+// x[:, :C] * sigmoid(x[:, C:]) as one autograd function that saves only x
+// and recomputes the sigmoid in the backward pass: the same operations as
+// the separate ops (mul, sigmoid, their backward kernels), so the same
+// values, without keeping the sigmoid's output (half of x) alive.
+class GluFunction : public torch::autograd::Function<GluFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
+                               const torch::Tensor& x) {
+    ctx->save_for_backward({x});
+    const int64_t half = x.size(1) / 2;
+    return x.narrow(1, 0, half) * torch::sigmoid(x.narrow(1, half, half));
+  }
+
+  static torch::autograd::tensor_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::tensor_list grad_outputs) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    const int64_t half = x.size(1) / 2;
+    const torch::Tensor a = x.narrow(1, 0, half);
+    const torch::Tensor s = torch::sigmoid(x.narrow(1, half, half));
+    const torch::Tensor& grad = grad_outputs[0];
+    const torch::Tensor grad_a = grad * s;
+    const torch::Tensor grad_b = at::sigmoid_backward(grad * a, s);
+    return {torch::cat({grad_a, grad_b}, 1)};
+  }
+};
+
+}  // namespace
+
+torch::Tensor Glu(const torch::Tensor& x) { return GluFunction::apply(x); }
 
 torch::Tensor Swish(const torch::Tensor& x) { return x * torch::sigmoid(x); }
 
@@ -81,11 +113,20 @@ SNConv2d Conv3x3(int64_t in, int64_t out) {
   return SNConv2d(SNConvOptions(in, out, 3).padding(1).bias(false));
 }
 
+// The first conv of an up-block also does the block's 2x upsampling.
+SNConv2d UpConv3x3(int64_t in, int64_t out) {
+  return SNConv2d(
+      SNConvOptions(in, out, 3).padding(1).bias(false).upsample_input(true));
+}
+
 }  // namespace
 
+// Index 0 is the reference's nn.Upsample; the conv at index 1 upsamples its
+// input itself (saving memory), so 0 is the identity here. Indices, and with
+// them the state-dict keys, stay the reference's.
 torch::nn::Sequential MakeUpBlockBig(int64_t in_planes, int64_t out_planes) {
   return torch::nn::Sequential(
-      torch::nn::Functional(Upsample2x), Conv3x3(in_planes, out_planes * 2),
+      torch::nn::Identity(), UpConv3x3(in_planes, out_planes * 2),
       NoiseInjection(), torch::nn::BatchNorm2d(out_planes * 2),
       torch::nn::Functional(Glu), Conv3x3(out_planes, out_planes * 2),
       NoiseInjection(), torch::nn::BatchNorm2d(out_planes * 2),
@@ -94,13 +135,13 @@ torch::nn::Sequential MakeUpBlockBig(int64_t in_planes, int64_t out_planes) {
 
 torch::nn::Sequential MakeUpBlockSmall(int64_t in_planes, int64_t out_planes) {
   return torch::nn::Sequential(
-      torch::nn::Functional(Upsample2x), Conv3x3(in_planes, out_planes * 2),
+      torch::nn::Identity(), UpConv3x3(in_planes, out_planes * 2),
       torch::nn::BatchNorm2d(out_planes * 2), torch::nn::Functional(Glu));
 }
 
 UpBlockBigCondImpl::UpBlockBigCondImpl(int64_t in_planes, int64_t out_planes,
                                        int64_t z_dim) {
-  conv1 = register_module("conv1", Conv3x3(in_planes, out_planes * 2));
+  conv1 = register_module("conv1", UpConv3x3(in_planes, out_planes * 2));
   conv2 = register_module("conv2", Conv3x3(out_planes, out_planes * 2));
   bn1 = register_module("bn1", CCBN(2 * out_planes, z_dim));
   bn2 = register_module("bn2", CCBN(2 * out_planes, z_dim));
@@ -109,7 +150,7 @@ UpBlockBigCondImpl::UpBlockBigCondImpl(int64_t in_planes, int64_t out_planes,
 
 torch::Tensor UpBlockBigCondImpl::forward(const torch::Tensor& x,
                                           const torch::Tensor& c) {
-  torch::Tensor h = conv1(Upsample2x(x));
+  torch::Tensor h = conv1(x);  // Upsamples first.
   h = Glu(bn1(noise(h), c));
   h = conv2(h);
   return Glu(bn2(noise(h), c));
@@ -117,13 +158,13 @@ torch::Tensor UpBlockBigCondImpl::forward(const torch::Tensor& x,
 
 UpBlockSmallCondImpl::UpBlockSmallCondImpl(int64_t in_planes,
                                            int64_t out_planes, int64_t z_dim) {
-  conv = register_module("conv", Conv3x3(in_planes, out_planes * 2));
+  conv = register_module("conv", UpConv3x3(in_planes, out_planes * 2));
   bn = register_module("bn", CCBN(2 * out_planes, z_dim));
 }
 
 torch::Tensor UpBlockSmallCondImpl::forward(const torch::Tensor& x,
                                             const torch::Tensor& c) {
-  return Glu(bn(conv(Upsample2x(x)), c));
+  return Glu(bn(conv(x), c));  // conv upsamples first.
 }
 
 SEBlockImpl::SEBlockImpl(int64_t ch_in, int64_t ch_out) {

@@ -23,10 +23,10 @@ void AppendOptimizer(const Adam& opt, const std::string& prefix,
     torch::Tensor step = torch::tensor(s.step, torch::kLong);
     keep_alive->push_back(step);
     out->push_back({base + ".step", DType::kI64, {}, step.data_ptr(), 8});
-    if (!s.exp_avg.defined()) continue;
     for (const auto& [suffix, tensor] :
          {std::pair<const char*, const torch::Tensor*>{".exp_avg", &s.exp_avg},
           {".exp_avg_sq", &s.exp_avg_sq}}) {
+      if (!tensor->defined()) continue;
       torch::Tensor cpu = tensor->detach().to(torch::kCPU).contiguous();
       keep_alive->push_back(cpu);
       out->push_back({base + suffix, DType::kF32, cpu.sizes().vec(),
@@ -48,14 +48,13 @@ absl::Status LoadOptimizer(const SafetensorsFile& file, const std::string& prefi
     s.step = TensorFromEntry(*step).item<int64_t>();
     const TensorEntry* m = file.Find(base + ".exp_avg");
     const TensorEntry* v = file.Find(base + ".exp_avg_sq");
-    if ((m == nullptr) != (v == nullptr) || (s.step > 0 && m == nullptr)) {
+    const bool need_m = opt.options().beta1 != 0.0;
+    if (s.step > 0 && (v == nullptr || (need_m && m == nullptr))) {
       return absl::InvalidArgumentError(absl::StrCat(
           file.path(), ": incomplete optimiser state for \"", base, "\""));
     }
-    if (m != nullptr) {
-      s.exp_avg = TensorFromEntry(*m);
-      s.exp_avg_sq = TensorFromEntry(*v);
-    }
+    if (m != nullptr) s.exp_avg = TensorFromEntry(*m);
+    if (v != nullptr) s.exp_avg_sq = TensorFromEntry(*v);
     absl::Status status = opt.SetState(i, std::move(s));
     if (!status.ok()) {
       return absl::InvalidArgumentError(

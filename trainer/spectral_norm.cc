@@ -5,6 +5,8 @@
 #include <torch/nn/functional/normalization.h>
 #include <torch/nn/init.h>
 
+#include "trainer/upsample_conv.h"
+
 namespace pgan::trainer {
 namespace {
 
@@ -93,6 +95,11 @@ torch::Tensor SNConv2dImpl::forward(const torch::Tensor& x) {
       SpectralNormalizedWeight(weight_orig, weight_u, weight_v, 0, is_training());
   const int64_t s = options.stride();
   const int64_t p = options.padding();
+  if (options.upsample_input()) {
+    TORCH_CHECK(s == 1 && !bias.defined() && options.groups() == 1,
+                "upsample_input needs stride 1, no bias and one group");
+    return UpsampleConv2d(x, weight, p);
+  }
   return torch::conv2d(x, weight, bias, {s, s}, {p, p}, /*dilation=*/{1, 1},
                        options.groups());
 }

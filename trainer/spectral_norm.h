@@ -27,6 +27,9 @@ struct SNConvOptions {
   TORCH_ARG(int64_t, padding) = 0;
   TORCH_ARG(int64_t, groups) = 1;
   TORCH_ARG(bool, bias) = true;
+  // Upsample the input 2x (nearest) first, inside one autograd function that
+  // saves only the small input (see upsample_conv.h). Stride 1, no bias.
+  TORCH_ARG(bool, upsample_input) = false;
 };
 
 // weight_orig / sigma, where sigma estimates the largest singular value of

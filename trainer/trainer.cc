@@ -27,7 +27,8 @@ double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// Options a resumed run may change: they do not alter the training.
+// Options a resumed run may change: they do not alter the training (kimg
+// only extends it).
 absl::Status MergeResumeOverrides(const TrainingConfig& requested,
                                   TrainingConfig* stored) {
   const TrainingConfig defaults;
@@ -59,6 +60,9 @@ absl::Status MergeResumeOverrides(const TrainingConfig& requested,
   stored->kimg = requested.kimg != defaults.kimg ? requested.kimg : stored->kimg;
   stored->tick = requested.tick != defaults.tick ? requested.tick : stored->tick;
   stored->snap = requested.snap != defaults.snap ? requested.snap : stored->snap;
+  // The dataset may have moved; its content must be the same for an exact
+  // continuation.
+  if (!requested.data.empty()) stored->data = requested.data;
   stored->workers = requested.workers;
   stored->threads = requested.threads;
   stored->device = requested.device;
@@ -113,7 +117,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 
 absl::Status Trainer::Setup(const std::string& resume_path) {
   const int world = env_.reducer->world_size();
-  if (config_.threads > 0) torch::set_num_threads(config_.threads);
+  SetIntraOpThreads(config_.threads);
   ASSIGN_OR_RETURN(const c10::Device device, ResolveDevice(config_.device));
 
   ImageDatasetOptions dataset_options;

@@ -197,10 +197,21 @@ void TrainingStep::UpdateEma(int64_t cur_nimg) {
   }
   const double beta =
       std::pow(0.5, options_.layout.batch / std::max(ema_nimg, 1e-8));
+  // The reference computes p.lerp(p_ema, beta), which for beta > 0.5 is
+  // p_ema - (1 - beta_f) * (p_ema - p) in float. ema.lerp_(p, w) with
+  // w = 1 - beta_f (< 0.5) is p_ema + w * (p - p_ema): the same number bit
+  // for bit, without a temporary the size of the parameter. At or below 0.5 (the
+  // first iterations of the ramp-up) the two differ, so use the reference's
+  // form there.
+  const float beta_f = static_cast<float>(beta);
   const auto params = nets_->G->parameters();
   auto ema_params = nets_->G_ema->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    ema_params[i].copy_(params[i].detach().lerp(ema_params[i], beta));
+    if (beta_f > 0.5f) {
+      ema_params[i].lerp_(params[i], 1.0f - beta_f);
+    } else {
+      ema_params[i].copy_(params[i].detach().lerp(ema_params[i], beta));
+    }
   }
   const auto buffers = nets_->G->buffers();
   auto ema_buffers = nets_->G_ema->buffers();

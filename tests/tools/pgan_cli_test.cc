@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/image_io.h"
+#include "common/safetensors.h"
 #include "common/npy.h"
 #include "common/numpy_random.h"
 #include "tests/common/subprocess.h"
@@ -164,6 +165,49 @@ TEST_F(PganNetworkTest, BadInputsGetClearErrors) {
   r = RunCommand(Pgan("summary --cfg fastgan --res 100"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("resolution"), std::string::npos) << r.output;
+}
+
+// Training K iterations, exiting, and resuming for K more in a new process
+// gives the parameters and optimiser state of 2K iterations in one go.
+TEST(PganTrainTest, ResumeInANewProcessIsExact) {
+  TestDir dir;
+  const std::string data = dir.file("data");
+  std::filesystem::create_directories(data);
+  torch::manual_seed(11);
+  for (int i = 0; i < 6; ++i) {
+    const torch::Tensor pixels = torch::randint(0, 256, {32, 32, 3}, torch::kUInt8);
+    Image image{32, 32, 3, {}};
+    image.pixels.assign(pixels.data_ptr<uint8_t>(),
+                        pixels.data_ptr<uint8_t>() + pixels.numel());
+    ASSERT_TRUE(WritePng(data + "/" + std::to_string(i) + ".png", image).ok());
+  }
+  const std::string common =
+      " --data " + data +
+      " --cfg fastgan --res 32 --ngf 8 --batch 2 --batch-gpu 1 --tick 0.002"
+      " --snap 1000 --grid 2x1 --device cpu --workers 1";
+  auto r = RunCommand(Pgan("train" + common + " --outdir " + dir.file("a") +
+                           " --kimg 0.008"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(Pgan("train" + common + " --outdir " + dir.file("b") + " --kimg 0.004"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(Pgan("train --outdir " + dir.file("b") +
+                      " --resume latest --kimg 0.008 --device cpu"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("kimg     0.01"), std::string::npos) << r.output;
+
+  const std::string name = "/00000-fastgan-data-gpus1-batch2/snapshot-000000.safetensors";
+  auto a = SafetensorsFile::Open(dir.file("a") + name);
+  auto b = SafetensorsFile::Open(dir.file("b") + name);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  ASSERT_EQ(a->tensors().size(), b->tensors().size());
+  for (const TensorEntry& ta : a->tensors()) {
+    const TensorEntry* tb = b->Find(ta.name);
+    ASSERT_NE(tb, nullptr) << ta.name;
+    ASSERT_EQ(ta.nbytes, tb->nbytes);
+    EXPECT_EQ(std::memcmp(ta.data, tb->data, ta.nbytes), 0) << ta.name;
+  }
+  EXPECT_NE(a->metadata().at("pgan_progress").find("\"batch_idx\":4"), std::string::npos);
+  EXPECT_NE(b->metadata().at("pgan_progress").find("\"batch_idx\":4"), std::string::npos);
 }
 
 }  // namespace

@@ -87,3 +87,55 @@ TEST(SpectralNormTest, GradientReachesWeightOrigButNotTheVectors) {
 
 }  // namespace
 }  // namespace pgan::trainer
+
+#include "trainer/layers.h"
+#include "trainer/upsample_conv.h"
+
+namespace pgan::trainer {
+namespace {
+
+TEST(UpsampleConvTest, MatchesTheSeparateOpsBitForBit) {
+  torch::manual_seed(3);
+  torch::Tensor x1 = torch::randn({2, 3, 5, 6}).requires_grad_(true);
+  torch::Tensor w1 = torch::randn({4, 3, 3, 3}).requires_grad_(true);
+  torch::Tensor x2 = x1.detach().clone().requires_grad_(true);
+  torch::Tensor w2 = w1.detach().clone().requires_grad_(true);
+  // Warm up: the first oneDNN weight gradient of a process may sum in
+  // another order than later ones (see SetIntraOpThreads).
+  torch::conv2d(Upsample2x(x1), w1, {}, {1, 1}, {1, 1}).sum().backward();
+  x1.mutable_grad() = torch::Tensor();
+  w1.mutable_grad() = torch::Tensor();
+  const torch::Tensor fused = UpsampleConv2d(x1, w1, /*padding=*/1);
+  const torch::Tensor separate =
+      torch::conv2d(Upsample2x(x2), w2, {}, {1, 1}, {1, 1});
+  ASSERT_EQ(fused.sizes(), torch::IntArrayRef({2, 4, 10, 12}));
+  EXPECT_TRUE(torch::equal(fused, separate));
+  const torch::Tensor grad = torch::randn_like(fused);
+  fused.backward(grad);
+  separate.backward(grad);
+  EXPECT_TRUE(torch::equal(x1.grad(), x2.grad()));
+  EXPECT_TRUE(torch::equal(w1.grad(), w2.grad()));
+}
+
+}  // namespace
+}  // namespace pgan::trainer
+
+namespace pgan::trainer {
+namespace {
+
+TEST(GluTest, MatchesTheSeparateOps) {
+  torch::manual_seed(4);
+  torch::Tensor x1 = torch::randn({2, 6, 3, 3}).requires_grad_(true);
+  torch::Tensor x2 = x1.detach().clone().requires_grad_(true);
+  const torch::Tensor fused = Glu(x1);
+  const torch::Tensor separate = x2.narrow(1, 0, 3) * torch::sigmoid(x2.narrow(1, 3, 3));
+  EXPECT_TRUE(torch::equal(fused, separate));
+  const torch::Tensor grad = torch::randn_like(fused);
+  fused.backward(grad);
+  separate.backward(grad);
+  // torch::equal treats -0 and +0 alike, the only difference possible.
+  EXPECT_TRUE(torch::equal(x1.grad(), x2.grad()));
+}
+
+}  // namespace
+}  // namespace pgan::trainer

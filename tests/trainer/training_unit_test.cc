@@ -164,3 +164,44 @@ TEST(RunDirTest, RunDirectoriesAreNumberedAndResumeFindsTheLatest) {
 
 }  // namespace
 }  // namespace pgan::trainer
+
+namespace pgan::trainer {
+namespace {
+
+// UpdateEma relies on ema.lerp_(p, 1 - beta) being bit-identical to the
+// reference's p.lerp(ema, beta) for beta > 0.5.
+TEST(EmaTest, InPlaceLerpEqualsTheReferencesFormBitForBit) {
+  torch::manual_seed(0);
+  const torch::Tensor p = torch::randn({100003});
+  const torch::Tensor ema = p + torch::randn({100003}) * 0.01;
+  for (double beta : {0.5000001, 0.6, 0.99778439, 0.9999, 0.75}) {
+    const torch::Tensor want = p.lerp(ema, beta);
+    torch::Tensor got = ema.clone();
+    got.lerp_(p, 1.0f - static_cast<float>(beta));
+    EXPECT_TRUE(torch::equal(want, got)) << beta;
+  }
+}
+
+TEST(AdamTest, WithoutFirstMomentMatchesTheFullFormulaBitForBit) {
+  torch::manual_seed(1);
+  torch::Tensor a = torch::randn({3000}).requires_grad_(true);
+  torch::Tensor b = a.detach().clone().requires_grad_(true);
+  Adam ours({a}, {"a"}, AdamOptions{2e-4, 0.0, 0.99, 1e-8});
+  torch::Tensor m = torch::zeros({3000}), v = torch::zeros({3000});
+  for (int step = 1; step <= 4; ++step) {
+    const torch::Tensor g = torch::randn({3000});
+    a.mutable_grad() = g.clone();
+    ours.Step();
+    torch::NoGradGuard no_grad;
+    m.mul_(0.0).add_(g, 1.0);
+    v.mul_(0.99).addcmul_(g, g, 0.01);
+    const double bc2 = 1 - std::pow(0.99, step);
+    const torch::Tensor denom = (v.sqrt() / std::sqrt(bc2)).add_(1e-8);
+    b.addcdiv_(m, denom, -2e-4);
+  }
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_FALSE(ours.state()[0].exp_avg.defined());
+}
+
+}  // namespace
+}  // namespace pgan::trainer
