@@ -14,6 +14,7 @@
 #include "common/numpy_random.h"
 #include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
+#include "tests/trainer/random_images.h"
 #include "trainer/network_file.h"
 #include "trainer/state_dict.h"
 
@@ -172,15 +173,7 @@ TEST_F(PganNetworkTest, BadInputsGetClearErrors) {
 TEST(PganTrainTest, ResumeInANewProcessIsExact) {
   TestDir dir;
   const std::string data = dir.file("data");
-  std::filesystem::create_directories(data);
-  torch::manual_seed(11);
-  for (int i = 0; i < 6; ++i) {
-    const torch::Tensor pixels = torch::randint(0, 256, {32, 32, 3}, torch::kUInt8);
-    Image image{32, 32, 3, {}};
-    image.pixels.assign(pixels.data_ptr<uint8_t>(),
-                        pixels.data_ptr<uint8_t>() + pixels.numel());
-    ASSERT_TRUE(WritePng(data + "/" + std::to_string(i) + ".png", image).ok());
-  }
+  ASSERT_TRUE(testing::WriteRandomImageFolder(data, 6, 32, /*seed=*/11).ok());
   const std::string common =
       " --data " + data +
       " --cfg fastgan --res 32 --ngf 8 --batch 2 --batch-gpu 1 --tick 0.002"

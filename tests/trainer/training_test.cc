@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/image_io.h"
 #include "tests/common/test_dir.h"
+#include "tests/trainer/random_images.h"
 #include "trainer/run_dir.h"
 #include "trainer/state_dict.h"
 #include "trainer/trainer.h"
@@ -22,15 +22,7 @@ using ::pgan::testing::TestDir;
 // dataset.json).
 std::string MakeDataset(const TestDir& dir) {
   const std::string data = dir.file("data");
-  std::filesystem::create_directories(data);
-  torch::manual_seed(123);
-  for (int i = 0; i < 8; ++i) {
-    const torch::Tensor pixels = torch::randint(0, 256, {32, 32, 3}, torch::kUInt8);
-    Image image{32, 32, 3, {}};
-    image.pixels.assign(pixels.data_ptr<uint8_t>(),
-                        pixels.data_ptr<uint8_t>() + pixels.numel());
-    EXPECT_TRUE(WritePng(data + "/img" + std::to_string(i) + ".png", image).ok());
-  }
+  EXPECT_TRUE(testing::WriteRandomImageFolder(data, 8, 32, /*seed=*/123).ok());
   return data;
 }
 
