@@ -39,6 +39,51 @@ if(PGAN_WITH_SERVICES)
   pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
   find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
   find_package(MPI REQUIRED COMPONENTS C)
+  # The NCCL backend of worker/ (no GPU needed to build it): the CUDA
+  # runtime from find_package(CUDAToolkit), which looks in /usr/local/cuda
+  # also when nvcc is not on PATH (-DCUDAToolkit_ROOT=... elsewhere), and
+  # NCCL beside it or under -DNCCL_ROOT=....
+  option(PGAN_WITH_NCCL "Build the NCCL backend when CUDA and NCCL are found" ON)
+  set(PGAN_HAVE_NCCL OFF)
+  set(_pgan_nccl_why "disabled (-DPGAN_WITH_NCCL=OFF)")
+  if(PGAN_WITH_NCCL)
+    find_package(CUDAToolkit QUIET)
+    set(_pgan_nccl_why "the CUDA toolkit was not found (set CUDAToolkit_ROOT)")
+    if(CUDAToolkit_FOUND)
+      find_path(NCCL_INCLUDE_DIR nccl.h
+        HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+              /usr/local/cuda
+        PATH_SUFFIXES include)
+      find_library(NCCL_LIBRARY nccl
+        HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+              /usr/local/cuda
+        PATH_SUFFIXES lib lib64)
+      set(_pgan_nccl_why "NCCL was not found (set NCCL_ROOT)")
+    endif()
+    if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+      file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _pgan_nccl_version
+           REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) +[0-9]+")
+      string(REGEX REPLACE "[^0-9;]" "" _pgan_nccl_version
+             "${_pgan_nccl_version}")
+      string(REPLACE ";" "." NCCL_VERSION "${_pgan_nccl_version}")
+      if(NCCL_VERSION VERSION_LESS 2.14)
+        set(_pgan_nccl_why "NCCL ${NCCL_VERSION} is older than 2.14")
+      else()
+        set(PGAN_HAVE_NCCL ON)
+        add_library(NCCL::NCCL UNKNOWN IMPORTED)
+        set_target_properties(NCCL::NCCL PROPERTIES
+          IMPORTED_LOCATION "${NCCL_LIBRARY}"
+          INTERFACE_INCLUDE_DIRECTORIES "${NCCL_INCLUDE_DIR}")
+      endif()
+    endif()
+  endif()
+  if(PGAN_HAVE_NCCL)
+    message(STATUS "pgan: NCCL backend: built (CUDA ${CUDAToolkit_VERSION} "
+                   "at ${CUDAToolkit_LIBRARY_DIR}, NCCL ${NCCL_VERSION} "
+                   "${NCCL_LIBRARY})")
+  else()
+    message(STATUS "pgan: NCCL backend: NOT built: ${_pgan_nccl_why}")
+  endif()
   find_package(prometheus-cpp REQUIRED)
   find_package(SQLite3 REQUIRED)
 endif()

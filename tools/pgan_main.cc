@@ -2,6 +2,7 @@
 // the command functions in tools/.
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -69,6 +70,26 @@ void AddTrainingFlags(CLI::App* cmd, pgan::trainer::TrainingConfig* c) {
   cmd->add_option("--device", c->device, "auto, cpu, cuda[:N]")->capture_default_str();
   cmd->add_option("--feature-weights", c->feature_weights,
                   "timm model.safetensors of the feature network");
+}
+
+// Multi-process jobs (under mpirun); one process ignores them.
+void AddCommFlags(CLI::App* cmd, pgan::tools::CommOptions* c) {
+  cmd->add_option("--backend", c->backend,
+                  "Under mpirun: auto (NCCL on GPUs, else MPI), mpi or nccl")
+      ->capture_default_str();
+  cmd->add_option("--comm-timeout", c->timeout_s,
+                  "Seconds a rank waits for the others at a collective before "
+                  "the job is aborted")
+      ->capture_default_str();
+  cmd->add_option("--bucket-mb", c->bucket_mb,
+                  "Largest fused gradient buffer of one all-reduce, MiB")
+      ->capture_default_str();
+}
+
+// Open MPI, MPICH/Hydra and PMIx launchers set one of these.
+bool UnderMpiLauncher() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+         std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
 }
 
 // 2 for input the user can fix (a file, a flag), 1 for everything else.
@@ -172,6 +193,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--grid", grid, "Sample grid, WxH images (default: the reference's)");
   train_cmd->add_option("--workers", train.config.workers, "Image decoding threads")
       ->capture_default_str();
+  AddCommFlags(train_cmd, &train.comm);
 
   pgan::tools::ExportOptions export_options;
   CLI::App* export_cmd = app.add_subcommand(
@@ -193,6 +215,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed iterations first")
       ->capture_default_str();
+  bench_cmd->add_flag("--comm", bench.comm_bench,
+                      "Under mpirun: also time the gradient sync against a "
+                      "plain all-reduce of the same bytes");
+  bench_cmd->add_option("--comm-iters", bench.comm_iterations,
+                        "Timed gradient syncs for --comm")
+      ->capture_default_str();
+  AddCommFlags(bench_cmd, &bench.comm);
 
   pgan::tools::DatasetOptions dataset;
   CLI::App* dataset_cmd = app.add_subcommand(
@@ -242,11 +271,12 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
-    status = pgan::tools::RunTrain(train, &g_stop, std::cout);
+    status = pgan::tools::RunTrainCommand(train, UnderMpiLauncher(), &g_stop,
+                                          std::cout);
   } else if (export_cmd->parsed()) {
     status = pgan::tools::RunExport(export_options, std::cout);
   } else if (bench_cmd->parsed()) {
-    status = pgan::tools::RunBench(bench, std::cout);
+    status = pgan::tools::RunBenchCommand(bench, UnderMpiLauncher(), std::cout);
   } else if (dataset_cmd->parsed()) {
     status = pgan::tools::RunDataset(dataset, std::cout);
   }

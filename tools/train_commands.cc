@@ -1,6 +1,7 @@
 #include "tools/train_commands.h"
 
 #include <chrono>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -9,7 +10,7 @@
 #include "common/status_macros.h"
 #include "trainer/device.h"
 #include "trainer/feature_weights.h"
-#include "trainer/gradient_reducer.h"
+#include "trainer/process_group.h"
 #include "trainer/progress_report.h"
 #include "trainer/snapshot.h"
 #include "trainer/torch_status.h"
@@ -17,53 +18,84 @@
 
 namespace pgan::tools {
 
-absl::Status RunTrain(const TrainOptions& options, const std::atomic<bool>* stop,
-                      std::ostream& out) {
-  trainer::LocalGradientReducer reducer;
-  trainer::TrainerEnvironment env;
-  env.reducer = &reducer;
-  env.log = &out;
-  env.stop_flag = stop;
-  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> run,
-                   trainer::Trainer::Create(options.config, options.resume, env));
-  if (options.config.feature_weights.empty() &&
-      run->config().feature_weights.empty()) {
-    out << "WARNING: no --feature-weights: the feature network is RANDOM. "
-           "Training works, but quality stays far below the paper's, which "
-           "relies on ImageNet features (timm's "
-        << run->config().model.feature_network << " model.safetensors).\n";
-  }
-  out << "Run directory: " << run->run_dir() << std::endl;
-  RETURN_IF_ERROR(run->Run());
-  out << "Done at " << run->progress().cur_nimg / 1000.0 << " kimg: "
-      << run->run_dir() << std::endl;
-  return absl::OkStatus();
-}
-
 absl::Status RunExport(const ExportOptions& options, std::ostream& out) {
   RETURN_IF_ERROR(trainer::ExportNetwork(options.snapshot, options.out));
   out << "wrote " << options.out << "\n";
   return absl::OkStatus();
 }
 
-absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
-  using Clock = std::chrono::steady_clock;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Forwards to `inner`, timing the gradient sync.
+class TimedProcessGroup : public trainer::ProcessGroup {
+ public:
+  explicit TimedProcessGroup(trainer::ProcessGroup& inner) : inner_(inner) {}
+  int rank() const override { return inner_.rank(); }
+  int world_size() const override { return inner_.world_size(); }
+  int local_rank() const override { return inner_.local_rank(); }
+  absl::Status PrepareGradients(const std::vector<torch::Tensor>& params) override {
+    return inner_.PrepareGradients(params);
+  }
+  absl::Status SumGradients(std::vector<torch::Tensor>& grads) override {
+    const Clock::time_point start = Clock::now();
+    absl::Status status = inner_.SumGradients(grads);
+    sync_seconds_ += SecondsSince(start);
+    return status;
+  }
+  absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override {
+    return inner_.BroadcastFromRoot(tensors);
+  }
+  absl::Status SumValues(std::vector<double>& values) override {
+    return inner_.SumValues(values);
+  }
+  absl::StatusOr<std::vector<uint64_t>> GatherValues(uint64_t value) override {
+    return inner_.GatherValues(value);
+  }
+  double TakeSyncSeconds() { return std::exchange(sync_seconds_, 0.0); }
+
+ private:
+  trainer::ProcessGroup& inner_;
+  double sync_seconds_ = 0;
+};
+
+std::vector<int64_t> Sizes(const std::vector<torch::Tensor>& params) {
+  std::vector<int64_t> sizes;
+  for (const torch::Tensor& p : params) sizes.push_back(p.numel());
+  return sizes;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
+                                     trainer::ProcessGroup& process_group,
+                                     std::ostream& out) {
   const trainer::TrainingConfig& config = options.config;
+  const int world = process_group.world_size();
   if (options.iterations < 1 || options.warmup < 0) {
     return absl::InvalidArgumentError("--iters must be >= 1 and --warmup >= 0");
   }
-  if (config.batch < 1 || config.BatchGpu(1) < 1 ||
-      config.batch % config.BatchGpu(1) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--batch ", config.batch, " must be a positive multiple of --batch-gpu ",
-        config.BatchGpu(1)));
-  }
+  trainer::TrainingConfig checked = config;  // Random images, nothing written.
+  checked.data = checked.outdir = "-";
+  RETURN_IF_ERROR(checked.Validate(world));
   trainer::SetIntraOpThreads(config.threads);
-  ASSIGN_OR_RETURN(const c10::Device device, trainer::ResolveDevice(config.device));
+  std::string device_spec = config.device;
+  if (world > 1 && (device_spec == "cuda" || device_spec == "auto") &&
+      torch::cuda::is_available()) {
+    device_spec = absl::StrCat("cuda:", process_group.local_rank());
+  }
+  ASSIGN_OR_RETURN(const c10::Device device, trainer::ResolveDevice(device_spec));
   ASSIGN_OR_RETURN(trainer::Networks nets, trainer::BuildNetworks(config.model));
-  trainer::LocalGradientReducer reducer;
+  TimedProcessGroup group(process_group);
   trainer::Optimizers optimizers;
   std::unique_ptr<trainer::TrainingStep> step;
+  BenchResult result;
+  result.device = device.type();
   RETURN_IF_ERROR(trainer::CatchTorch("preparing the benchmark", [&]() -> absl::Status {
     auto& trunk = *nets.D->feature_network->pretrained;
     if (!config.feature_weights.empty()) {
@@ -75,45 +107,55 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
     nets.G->train();
     nets.D->train();
     optimizers = trainer::MakeOptimizers(nets, config);
+    result.g_sizes = Sizes(optimizers.g->params());
+    result.d_sizes = Sizes(optimizers.d->params());
     trainer::StepOptions step_options;
     step_options.seed = config.seed;
-    step_options.layout = {0, 1, config.batch, config.BatchGpu(1)};
+    step_options.layout = {process_group.rank(), world, config.batch,
+                           config.BatchGpu(world)};
     step_options.ema_kimg = config.EmaKimg();
     step_options.ema_rampup = config.ema_rampup;
     step = std::make_unique<trainer::TrainingStep>(
-        &nets, optimizers.g.get(), optimizers.d.get(), &reducer, step_options);
+        &nets, optimizers.g.get(), optimizers.d.get(), &group, step_options);
     return absl::OkStatus();
   }));
   const int res = config.model.resolution;
-  torch::manual_seed(static_cast<uint64_t>(config.seed));
+  torch::manual_seed(static_cast<uint64_t>(config.seed + process_group.rank()));
   const torch::Tensor reals =
-      torch::randint(0, 256, {config.batch, 3, res, res}, torch::kUInt8);
+      torch::randint(0, 256, {config.batch / world, 3, res, res}, torch::kUInt8);
   out << absl::StrFormat(
-      "bench: cfg %s, %dx%d, ngf %d, batch %d (batch_gpu %d), device %s, "
-      "%d LibTorch threads\n",
+      "bench: cfg %s, %dx%d, ngf %d, batch %d (batch_gpu %d), %d process%s, "
+      "device %s, %d LibTorch threads\n",
       config.model.cfg, res, res, config.model.ngf, config.batch,
-      config.BatchGpu(1), device.str(), torch::get_num_threads());
-  double timed = 0;
+      config.BatchGpu(world), world, world > 1 ? "es" : "", device.str(),
+      torch::get_num_threads());
+  double timed = 0, synced = 0;
   for (int i = 0; i < options.warmup + options.iterations; ++i) {
     const Clock::time_point start = Clock::now();
     ASSIGN_OR_RETURN(trainer::StepStats stats,
                      step->Run(i, static_cast<int64_t>(i) * config.batch, reals,
                                torch::Tensor()));
     if (device.is_cuda()) torch::cuda::synchronize();
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double seconds = SecondsSince(start);
+    const double sync = group.TakeSyncSeconds();
     const bool warm = i >= options.warmup;
-    if (warm) timed += seconds;
+    if (warm) {
+      timed += seconds;
+      synced += sync;
+    }
     out << absl::StrFormat("  iteration %d%s: %.3f s (loss G %.4f, D %.4f)\n", i,
                            warm ? "" : " (warm-up)", seconds,
                            stats.g_loss_sum / stats.rounds,
                            stats.d_loss_sum / stats.rounds);
   }
-  const double per_iter = timed / options.iterations;
+  result.seconds_per_iteration = timed / options.iterations;
+  result.sync_seconds_per_iteration = synced / options.iterations;
   const trainer::ProcessMemory memory = trainer::ReadProcessMemory();
   out << absl::StrFormat(
-      "result: %.3f s/iteration, %.3f img/s, peak RSS %.2f GB\n", per_iter,
-      config.batch / per_iter, memory.peak_resident_gb);
-  return absl::OkStatus();
+      "result: %.3f s/iteration, %.3f img/s, peak RSS %.2f GB\n",
+      result.seconds_per_iteration, config.batch / result.seconds_per_iteration,
+      memory.peak_resident_gb);
+  return result;
 }
 
 }  // namespace pgan::tools

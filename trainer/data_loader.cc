@@ -26,6 +26,9 @@ absl::Status DataLoaderOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("data loader: num_threads ", num_threads, " must be >= 1"));
   }
+  if (skip_before < 0 || skip_after < 0) {
+    return absl::InvalidArgumentError("data loader: negative skip");
+  }
   if (prefetch_batches < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "data loader: prefetch_batches ", prefetch_batches, " must be >= 1"));
@@ -71,7 +74,8 @@ DataLoader::~DataLoader() {
 
 int64_t DataLoader::position() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return start_position_ + returned_ * options_.batch_size;
+  return start_position_ + returned_ * (options_.skip_before +
+                                       options_.batch_size + options_.skip_after);
 }
 
 DataLoader::Pending* DataLoader::FindWork() {
@@ -81,7 +85,9 @@ DataLoader::Pending* DataLoader::FindWork() {
   if (static_cast<int>(queue_.size()) >= options_.prefetch_batches) return nullptr;
   Pending& pending = queue_.emplace_back();
   const int64_t b = options_.batch_size;
+  for (int64_t i = 0; i < options_.skip_before; ++i) sampler_.Next();
   for (int64_t i = 0; i < b; ++i) pending.batch.indices.push_back(sampler_.Next());
+  for (int64_t i = 0; i < options_.skip_after; ++i) sampler_.Next();
   try {
     pending.batch.images = torch::empty(
         {b, dataset_->channels(), dataset_->resolution(), dataset_->resolution()},

@@ -31,6 +31,12 @@ struct DataLoaderOptions {
   int num_threads = 2;
   // Batches decoded ahead of the one Next() is waiting for, at least 1.
   int prefetch_batches = 2;
+  // This process's block of each global batch: per batch the sampler's next
+  // skip_before indices belong to lower ranks, then batch_size are this
+  // process's, then skip_after belong to higher ranks. Every rank draws the
+  // whole sequence and decodes only its block.
+  int64_t skip_before = 0;
+  int64_t skip_after = 0;
 
   absl::Status Validate() const;
 };

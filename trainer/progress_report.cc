@@ -4,7 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <torch/torch.h>
+
 #include "absl/strings/str_format.h"
+#include "trainer/sample_random.h"
 
 namespace pgan::trainer {
 namespace {
@@ -31,6 +34,45 @@ void AccumulateStats(const StepStats& s, StepStats* t) {
   t->real_logits += s.real_logits;
   t->rounds += s.rounds;
   t->nonfinite_grads += s.nonfinite_grads;
+}
+
+std::vector<double> ToValues(const StepStats& t) {
+  return {t.g_loss_sum,    t.d_loss_sum,    t.score_fake_sum,
+          t.sign_fake_sum, t.score_real_sum, t.sign_real_sum,
+          static_cast<double>(t.fake_logits), static_cast<double>(t.real_logits),
+          static_cast<double>(t.rounds),      static_cast<double>(t.nonfinite_grads)};
+}
+
+StepStats FromValues(const std::vector<double>& v) {
+  StepStats t;
+  t.g_loss_sum = v[0];
+  t.d_loss_sum = v[1];
+  t.score_fake_sum = v[2];
+  t.sign_fake_sum = v[3];
+  t.score_real_sum = v[4];
+  t.sign_real_sum = v[5];
+  t.fake_logits = static_cast<int64_t>(v[6]);
+  t.real_logits = static_cast<int64_t>(v[7]);
+  t.rounds = static_cast<int64_t>(v[8]);
+  t.nonfinite_grads = static_cast<int64_t>(v[9]);
+  return t;
+}
+
+uint64_t ParameterFingerprint(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  constexpr int64_t kSlice = int64_t{1} << 20;  // Bounds the int64 copies.
+  uint64_t fingerprint = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const torch::Tensor bits =
+        tensors[i].detach().contiguous().view({-1}).view(torch::kInt32);
+    int64_t sum = 0;
+    for (int64_t begin = 0; begin < bits.numel(); begin += kSlice) {
+      const int64_t len = std::min(kSlice, bits.numel() - begin);
+      sum += bits.narrow(0, begin, len).to(torch::kInt64).sum().item<int64_t>();
+    }
+    fingerprint ^= MixSeed({i, static_cast<uint64_t>(sum)});
+  }
+  return fingerprint;
 }
 
 nlohmann::json TickRecord(const StepStats& t) {

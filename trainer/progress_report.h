@@ -5,6 +5,9 @@
 #define PGAN_TRAINER_PROGRESS_REPORT_H_
 
 #include <string>
+#include <vector>
+
+#include <torch/types.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +16,14 @@
 namespace pgan::trainer {
 
 void AccumulateStats(const StepStats& step, StepStats* total);
+// StepStats as a flat list of numbers (to sum over processes) and back.
+std::vector<double> ToValues(const StepStats& stats);
+StepStats FromValues(const std::vector<double>& values);
+
+// A 64-bit fingerprint of the exact bits of `tensors` (integer sums of their
+// float bit patterns, per tensor, mixed with its position): equal on every
+// rank exactly when the parameters are, whatever the reduction order.
+uint64_t ParameterFingerprint(const std::vector<torch::Tensor>& tensors);
 
 // Means over the tick: loss_g, loss_d (per round), scores_fake/real (mean
 // logit) and signs_fake/real (mean sign of the logits, D's confidence),

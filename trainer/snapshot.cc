@@ -1,5 +1,7 @@
 #include "trainer/snapshot.h"
 
+#include <tuple>
+
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +16,9 @@ namespace {
 constexpr char kTrainingKey[] = "pgan_training";
 constexpr char kProgressKey[] = "pgan_progress";
 
-void AppendOptimizer(const Adam& opt, const std::string& prefix,
+// `world_size` converts moments between this run's gradient scale and the
+// world-size-independent one in the file (see snapshot.h).
+void AppendOptimizer(const Adam& opt, const std::string& prefix, int world_size,
                      std::vector<torch::Tensor>* keep_alive,
                      std::vector<TensorToWrite>* out) {
   for (size_t i = 0; i < opt.params().size(); ++i) {
@@ -23,11 +27,14 @@ void AppendOptimizer(const Adam& opt, const std::string& prefix,
     torch::Tensor step = torch::tensor(s.step, torch::kLong);
     keep_alive->push_back(step);
     out->push_back({base + ".step", DType::kI64, {}, step.data_ptr(), 8});
-    for (const auto& [suffix, tensor] :
-         {std::pair<const char*, const torch::Tensor*>{".exp_avg", &s.exp_avg},
-          {".exp_avg_sq", &s.exp_avg_sq}}) {
+    const double n = world_size;
+    for (const auto& [suffix, tensor, scale] :
+         {std::tuple<const char*, const torch::Tensor*, double>{
+              ".exp_avg", &s.exp_avg, n},
+          {".exp_avg_sq", &s.exp_avg_sq, n * n}}) {
       if (!tensor->defined()) continue;
       torch::Tensor cpu = tensor->detach().to(torch::kCPU).contiguous();
+      if (scale != 1) cpu = cpu * scale;
       keep_alive->push_back(cpu);
       out->push_back({base + suffix, DType::kF32, cpu.sizes().vec(),
                       cpu.data_ptr(), static_cast<size_t>(cpu.nbytes())});
@@ -36,7 +43,8 @@ void AppendOptimizer(const Adam& opt, const std::string& prefix,
 }
 
 absl::Status LoadOptimizer(const SafetensorsFile& file, const std::string& prefix,
-                           Adam& opt) {
+                           int world_size, Adam& opt) {
+  const double n = world_size;
   for (size_t i = 0; i < opt.params().size(); ++i) {
     const std::string base = prefix + opt.names()[i];
     const TensorEntry* step = file.Find(base + ".step");
@@ -53,8 +61,8 @@ absl::Status LoadOptimizer(const SafetensorsFile& file, const std::string& prefi
       return absl::InvalidArgumentError(absl::StrCat(
           file.path(), ": incomplete optimiser state for \"", base, "\""));
     }
-    if (m != nullptr) s.exp_avg = TensorFromEntry(*m);
-    if (v != nullptr) s.exp_avg_sq = TensorFromEntry(*v);
+    if (m != nullptr) s.exp_avg = TensorFromEntry(*m) / n;
+    if (v != nullptr) s.exp_avg_sq = TensorFromEntry(*v) / (n * n);
     absl::Status status = opt.SetState(i, std::move(s));
     if (!status.ok()) {
       return absl::InvalidArgumentError(
@@ -107,15 +115,15 @@ absl::StatusOr<TrainProgress> TrainProgress::FromJson(const nlohmann::json& json
 
 absl::Status SaveSnapshot(const std::string& path, const Networks& nets,
                           const Adam& g_opt, const Adam& d_opt,
-                          const TrainingState& state) {
+                          const TrainingState& state, int world_size) {
   std::vector<torch::Tensor> keep_alive;
   std::vector<TensorToWrite> tensors;
   RETURN_IF_ERROR(CatchTorch("collecting the snapshot", [&]() -> absl::Status {
     AppendStateDict(*nets.G, "G.", &keep_alive, &tensors);
     AppendStateDict(*nets.G_ema, "G_ema.", &keep_alive, &tensors);
     AppendStateDict(*nets.D, "D.", &keep_alive, &tensors);
-    AppendOptimizer(g_opt, "opt_G.", &keep_alive, &tensors);
-    AppendOptimizer(d_opt, "opt_D.", &keep_alive, &tensors);
+    AppendOptimizer(g_opt, "opt_G.", world_size, &keep_alive, &tensors);
+    AppendOptimizer(d_opt, "opt_D.", world_size, &keep_alive, &tensors);
     return absl::OkStatus();
   }));
   const std::map<std::string, std::string> metadata = {
@@ -137,14 +145,14 @@ absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path) {
 }
 
 absl::Status LoadSnapshot(const std::string& path, Networks& nets, Adam& g_opt,
-                          Adam& d_opt) {
+                          Adam& d_opt, int world_size) {
   ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   return CatchTorch(absl::StrCat("loading ", path), [&]() -> absl::Status {
     RETURN_IF_ERROR(LoadStateDict(*nets.G, file, "G."));
     RETURN_IF_ERROR(LoadStateDict(*nets.G_ema, file, "G_ema."));
     RETURN_IF_ERROR(LoadStateDict(*nets.D, file, "D."));
-    RETURN_IF_ERROR(LoadOptimizer(file, "opt_G.", g_opt));
-    return LoadOptimizer(file, "opt_D.", d_opt);
+    RETURN_IF_ERROR(LoadOptimizer(file, "opt_G.", world_size, g_opt));
+    return LoadOptimizer(file, "opt_D.", world_size, d_opt);
   });
 }
 

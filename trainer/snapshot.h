@@ -38,9 +38,15 @@ struct TrainingState {
   TrainProgress progress;
 };
 
+// Optimiser moments are stored at the gradient scale of one process: N
+// ranks average their gradients as the reference does (quirk 11), while one
+// process sums its accumulation rounds, so a run of `world_size` ranks sees
+// gradients 1/N of the one-process ones for the same global batch. Saving
+// exp_avg x N and exp_avg_sq x N^2 (and dividing on load) makes a snapshot
+// resume with the same Adam steps at any world size.
 absl::Status SaveSnapshot(const std::string& path, const Networks& networks,
                           const Adam& g_opt, const Adam& d_opt,
-                          const TrainingState& state);
+                          const TrainingState& state, int world_size = 1);
 
 // Reads the configs and progress of a snapshot without its tensors.
 absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path);
@@ -48,7 +54,7 @@ absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path);
 // Loads networks and optimiser state into already-built objects of the
 // snapshot's architecture. Errors name the file and the tensor.
 absl::Status LoadSnapshot(const std::string& path, Networks& networks,
-                          Adam& g_opt, Adam& d_opt);
+                          Adam& g_opt, Adam& d_opt, int world_size = 1);
 
 // The reference-compatible network file (G, G_ema, D and the model config).
 absl::Status ExportNetwork(const std::string& snapshot_path,

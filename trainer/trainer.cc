@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "trainer/device.h"
@@ -15,6 +16,7 @@
 #include "trainer/progress_report.h"
 #include "trainer/run_dir.h"
 #include "trainer/sample_grid.h"
+#include "trainer/state_dict.h"
 #include "trainer/torch_status.h"
 
 namespace pgan::trainer {
@@ -95,8 +97,8 @@ Optimizers MakeOptimizers(Networks& nets, const TrainingConfig& config) {
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     const TrainingConfig& config, const std::string& resume,
     TrainerEnvironment env) {
-  if (env.reducer == nullptr) {
-    return absl::InvalidArgumentError("Trainer needs a GradientReducer");
+  if (env.group == nullptr) {
+    return absl::InvalidArgumentError("Trainer needs a ProcessGroup");
   }
   std::unique_ptr<Trainer> trainer(new Trainer());
   trainer->env_ = env;
@@ -110,15 +112,21 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     trainer->progress_ = state.progress;
     trainer->run_dir_ = fs::path(resume_path).parent_path().string();
   }
-  RETURN_IF_ERROR(trainer->config_.Validate(env.reducer->world_size()));
+  RETURN_IF_ERROR(trainer->config_.Validate(env.group->world_size()));
   RETURN_IF_ERROR(trainer->Setup(resume_path));
   return trainer;
 }
 
 absl::Status Trainer::Setup(const std::string& resume_path) {
-  const int world = env_.reducer->world_size();
+  const int world = env_.group->world_size();
   SetIntraOpThreads(config_.threads);
-  ASSIGN_OR_RETURN(const c10::Device device, ResolveDevice(config_.device));
+  // Several processes on a host take one GPU each, by local rank.
+  std::string device_spec = config_.device;
+  if (world > 1 && (device_spec == "auto" || device_spec == "cuda") &&
+      torch::cuda::is_available()) {
+    device_spec = absl::StrCat("cuda:", env_.group->local_rank());
+  }
+  ASSIGN_OR_RETURN(const c10::Device device, ResolveDevice(device_spec));
 
   ImageDatasetOptions dataset_options;
   dataset_options.xflip = config_.mirror;
@@ -165,10 +173,23 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   g_opt_ = std::move(optimizers.g);
   d_opt_ = std::move(optimizers.d);
   if (!resume_path.empty()) {
-    RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_));
+    RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_,
+                                  env_.group->world_size()));
+  }
+  if (world > 1) {
+    // Every rank starts from rank 0's networks, the random projections and
+    // BatchNorm statistics included. (On resume all ranks loaded the same
+    // snapshot; this also makes them agree if it was rewritten meanwhile.)
+    std::vector<torch::Tensor> state;
+    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(nets_.G.get()),
+                                 static_cast<torch::nn::Module*>(nets_.G_ema.get()),
+                                 static_cast<torch::nn::Module*>(nets_.D.get())}) {
+      for (auto& [key, tensor] : StateDict(*m)) state.push_back(tensor);
+    }
+    RETURN_IF_ERROR(env_.group->BroadcastFromRoot(state));
   }
 
-  const BatchLayout layout{env_.reducer->rank(), world, config_.batch,
+  const BatchLayout layout{env_.group->rank(), world, config_.batch,
                            config_.BatchGpu(world)};
   StepOptions step_options;
   step_options.seed = config_.seed;
@@ -181,7 +202,7 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
     step_options.label_table = torch::stack(labels);
   }
   step_ = std::make_unique<TrainingStep>(&nets_, g_opt_.get(), d_opt_.get(),
-                                         env_.reducer, step_options);
+                                         env_.group, step_options);
 
   // The sampler's position is a function of the iteration, so a resumed run
   // reads the images the original would have read.
@@ -193,6 +214,9 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
                                            progress_.batch_idx * config_.batch));
   DataLoaderOptions loader_options;
   loader_options.batch_size = layout.per_process();
+  loader_options.skip_before = static_cast<int64_t>(layout.rank) * layout.per_process();
+  loader_options.skip_after =
+      static_cast<int64_t>(world - 1 - layout.rank) * layout.per_process();
   loader_options.num_threads = config_.workers;
   ASSIGN_OR_RETURN(loader_, DataLoader::Create(dataset_, std::move(sampler),
                                                loader_options));
@@ -245,9 +269,7 @@ absl::Status Trainer::Run(int64_t max_iterations) {
     ++iterations;
 
     const bool done = progress_.cur_nimg >= total_nimg;
-    const bool stop_signal =
-        stop_requested_.load() ||
-        (env_.stop_flag != nullptr && env_.stop_flag->load());
+    ASSIGN_OR_RETURN(const bool stop_signal, AgreeOnStop());
     const bool stop =
         stop_signal || (max_iterations > 0 && iterations >= max_iterations);
     // As the reference: tick 0 right after the first iteration, then every
@@ -267,7 +289,52 @@ absl::Status Trainer::Run(int64_t max_iterations) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Trainer::AgreeOnStop() {
+  bool stop = stop_requested_.load() ||
+              (env_.stop_flag != nullptr && env_.stop_flag->load());
+  if (env_.group->world_size() == 1) return stop;
+  // A signal reaches the ranks at different moments: all stop at the same
+  // iteration, or the next collective would wait for the ones that left.
+  ASSIGN_OR_RETURN(std::vector<uint64_t> flags, env_.group->GatherValues(stop));
+  for (uint64_t flag : flags) stop = stop || flag != 0;
+  return stop;
+}
+
+absl::Status Trainer::CheckRanksAgree() {
+  if (env_.group->world_size() == 1) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const uint64_t fingerprint, CatchTorchOr<uint64_t>(
+      "fingerprinting the parameters", [&]() -> absl::StatusOr<uint64_t> {
+        std::vector<torch::Tensor> params = nets_.G->parameters();
+        for (const torch::Tensor& p : nets_.D->trainable_parameters()) {
+          params.push_back(p);
+        }
+        return ParameterFingerprint(params);
+      }));
+  ASSIGN_OR_RETURN(std::vector<uint64_t> all, env_.group->GatherValues(fingerprint));
+  std::vector<std::string> differing;
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) differing.push_back(std::to_string(r));
+  }
+  if (differing.empty()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(
+      "the parameters of rank(s) ", absl::StrJoin(differing, ", "),
+      " differ from rank 0's at tick ", progress_.cur_tick, " (kimg ",
+      progress_.cur_nimg / 1000.0,
+      "): the ranks diverged (a hardware fault, or ranks built differently); "
+      "stopping rather than training on"));
+}
+
 absl::Status Trainer::EndTick(bool done) {
+  RETURN_IF_ERROR(CheckRanksAgree());
+  if (env_.group->world_size() > 1) {
+    // Losses and logit statistics are per rank; the scrub counts the summed
+    // gradients, the same on every rank.
+    const int64_t nonfinite = tick_stats_.nonfinite_grads;
+    std::vector<double> sums = ToValues(tick_stats_);
+    RETURN_IF_ERROR(env_.group->SumValues(sums));
+    tick_stats_ = FromValues(sums);
+    tick_stats_.nonfinite_grads = nonfinite;
+  }
   const Clock::time_point now = Clock::now();
   const double tick_seconds = Seconds(now - tick_start_time_);
   progress_.training_seconds += tick_seconds;
@@ -313,7 +380,8 @@ absl::Status Trainer::WriteSnapshot() {
   const std::string snapshot = (dir / SnapshotFileName(progress_.cur_nimg)).string();
   const std::string network = (dir / NetworkFileName(progress_.cur_nimg)).string();
   RETURN_IF_ERROR(SaveSnapshot(snapshot, nets_, *g_opt_, *d_opt_,
-                               TrainingState{config_, progress_}));
+                               TrainingState{config_, progress_},
+                               env_.group->world_size()));
   RETURN_IF_ERROR(ExportNetwork(snapshot, network));
   RETURN_IF_ERROR(WriteFakesGrid(
       (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000)).string(),

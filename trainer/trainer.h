@@ -2,7 +2,7 @@
 // optimisers, feeds real batches, runs TrainingStep, and at tick boundaries
 // reports progress, writes stats.jsonl, sample grids and snapshots. The
 // loop reads top to bottom in Run(). Gradient synchronisation and progress
-// reporting go through seams (GradientReducer, TrainingObserver) so that
+// reporting go through seams (ProcessGroup, TrainingObserver) so that
 // worker/ can run it under MPI, NCCL or a coordinator. Not thread-safe
 // except RequestStop().
 #ifndef PGAN_TRAINER_TRAINER_H_
@@ -21,7 +21,7 @@
 #include "trainer/adam.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
-#include "trainer/gradient_reducer.h"
+#include "trainer/process_group.h"
 #include "trainer/network_file.h"
 #include "trainer/snapshot.h"
 #include "trainer/training_config.h"
@@ -40,7 +40,7 @@ class TrainingObserver {
 };
 
 struct TrainerEnvironment {
-  GradientReducer* reducer = nullptr;    // Required.
+  ProcessGroup* group = nullptr;       // Required.
   TrainingObserver* observer = nullptr;  // Optional.
   std::ostream* log = nullptr;           // Progress lines; null = silent.
   // Set (for example by a signal handler) to stop at the next iteration
@@ -86,7 +86,11 @@ class Trainer {
   Trainer() = default;
   absl::Status Setup(const std::string& resume_path);
   absl::Status EndTick(bool done);
-  bool is_rank0() const { return env_.reducer->rank() == 0; }
+  // Whether any rank was asked to stop (all ranks get the same answer).
+  absl::StatusOr<bool> AgreeOnStop();
+  // Fails when the ranks' parameters are no longer bit-identical.
+  absl::Status CheckRanksAgree();
+  bool is_rank0() const { return env_.group->rank() == 0; }
   void Log(const std::string& line);
 
   TrainingConfig config_;

@@ -37,9 +37,6 @@ absl::Status TrainingConfig::Validate(int world_size) const {
   if (seed > 0xffffffffull) {
     return OptionError("--seed", "must be below 2^32 (NumPy's RandomState range)");
   }
-  if (world_size > 1) {
-    return OptionError("world size", "multi-process training is not available yet");
-  }
   if (!(kimg > 0)) return OptionError("--kimg", "must be > 0");
   if (!(tick > 0)) return OptionError("--tick", "must be > 0");
   if (snap < 1) return OptionError("--snap", "must be >= 1");

@@ -28,11 +28,11 @@ uint64_t SampleKey(uint64_t seed, int64_t iteration, int64_t global_index,
 }
 
 TrainingStep::TrainingStep(Networks* networks, Adam* g_opt, Adam* d_opt,
-                           GradientReducer* reducer, StepOptions options)
+                           ProcessGroup* group, StepOptions options)
     : nets_(networks),
       g_opt_(g_opt),
       d_opt_(d_opt),
-      reducer_(reducer),
+      group_(group),
       options_(std::move(options)),
       device_(networks->G->parameters().front().device()) {}
 
@@ -81,6 +81,7 @@ absl::Status TrainingStep::GeneratorPhase(int64_t iteration, StepStats* stats) {
   Generator& g = nets_->G;
   ProjectedDiscriminator& d = nets_->D;
   g_opt_->ZeroGrad();
+  RETURN_IF_ERROR(group_->PrepareGradients(g_opt_->params()));
   SetRequiresGrad(g->parameters(), true);
   SetRequiresGrad(d->trainable_parameters(), false);
   const int res = nets_->config.resolution;
@@ -96,7 +97,7 @@ absl::Status TrainingStep::GeneratorPhase(int64_t iteration, StepStats* stats) {
     const DiffAugmentParams aug = SampleDiffAugmentParams(
         static_cast<int64_t>(idx.size()), res, res, images.options(), &aug_random);
     const torch::Tensor loss = GeneratorLoss(d->forward(images, c, &aug));
-    loss.backward();
+    Backward(loss);
     loss_sum += loss.detach().to(torch::kCPU, torch::kDouble);
   }
   SetRequiresGrad(g->parameters(), false);
@@ -111,6 +112,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
   Generator& g = nets_->G;
   ProjectedDiscriminator& d = nets_->D;
   d_opt_->ZeroGrad();
+  RETURN_IF_ERROR(group_->PrepareGradients(d_opt_->params()));
   SetRequiresGrad(d->trainable_parameters(), true);
   const int res = nets_->config.resolution;
   const int bg = options_.layout.batch_gpu;
@@ -133,7 +135,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
         bg, res, res, fake.options(), &fake_random);
     const torch::Tensor fake_logits = d->forward(fake, c, &fake_aug, false);
     const torch::Tensor fake_loss = DiscriminatorFakeLoss(fake_logits);
-    fake_loss.backward();
+    Backward(fake_loss);
 
     const torch::Tensor x =
         real.narrow(0, static_cast<int64_t>(round) * bg, bg)
@@ -149,7 +151,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
         SampleDiffAugmentParams(bg, res, res, x.options(), &real_random);
     const torch::Tensor real_logits = d->forward(x, rc, &real_aug, false);
     const torch::Tensor real_loss = DiscriminatorRealLoss(real_logits);
-    real_loss.backward();
+    Backward(real_loss);
 
     torch::NoGradGuard no_grad;
     const torch::Tensor fl = fake_logits.detach().to(torch::kDouble);
@@ -169,12 +171,24 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
   return ApplyGradients(*d_opt_, stats);
 }
 
+void TrainingStep::Backward(const torch::Tensor& loss) {
+  const int world = group_->world_size();
+  if (world == 1) {
+    loss.backward();
+  } else {
+    // The reference divides the summed gradients by num_gpus; dividing the
+    // loss gives the same gradients (exactly when world is a power of two)
+    // and lets the sync be a plain sum.
+    (loss * (1.0 / world)).backward();
+  }
+}
+
 absl::Status TrainingStep::ApplyGradients(Adam& optimizer, StepStats* stats) {
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : optimizer.params()) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
-  RETURN_IF_ERROR(reducer_->SumAcrossProcesses(grads));
+  RETURN_IF_ERROR(group_->SumGradients(grads));
   torch::NoGradGuard no_grad;
   torch::Tensor nonfinite = torch::zeros({}, torch::TensorOptions()
                                                  .dtype(torch::kLong)

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "trainer/adam.h"
-#include "trainer/gradient_reducer.h"
+#include "trainer/process_group.h"
 #include "trainer/network_file.h"
 
 namespace pgan::trainer {
@@ -85,7 +85,7 @@ struct StepStats {
 class TrainingStep {
  public:
   TrainingStep(Networks* networks, Adam* g_opt, Adam* d_opt,
-               GradientReducer* reducer, StepOptions options);
+               ProcessGroup* group, StepOptions options);
 
   // One iteration. `real_images`: this process's batch / world_size real
   // images, uint8 [B, C, H, W] in the layout's order; `real_labels`: one-hot
@@ -108,6 +108,8 @@ class TrainingStep {
                                   const torch::Tensor& real_labels,
                                   StepStats* stats);
   // Sums gradients across processes, scrubs NaN/Inf, steps the optimiser.
+  // loss.backward(), scaled for the average over processes.
+  void Backward(const torch::Tensor& loss);
   absl::Status ApplyGradients(Adam& optimizer, StepStats* stats);
   void UpdateEma(int64_t cur_nimg);
   std::vector<int64_t> RoundIndices(int round) const;
@@ -115,7 +117,7 @@ class TrainingStep {
   Networks* nets_;
   Adam* g_opt_;
   Adam* d_opt_;
-  GradientReducer* reducer_;
+  ProcessGroup* group_;
   StepOptions options_;
   torch::Device device_;
 };

@@ -193,5 +193,34 @@ TEST(DataLoaderTest, InvalidOptionsAreRejected) {
   EXPECT_TRUE(DataLoader::Create(dataset, MakeSampler(3), options).ok());
 }
 
+TEST(DataLoaderTest, RankBlocksTogetherAreTheGlobalBatch) {
+  TestDir dir;
+  auto dataset = MakeDataset(dir, 9);
+  DataLoaderOptions global_options;
+  global_options.batch_size = 6;
+  auto global = DataLoader::Create(dataset, MakeSampler(9), global_options);
+  ASSERT_TRUE(global.ok()) << global.status();
+  std::vector<std::unique_ptr<DataLoader>> ranks;
+  for (int rank = 0; rank < 3; ++rank) {
+    DataLoaderOptions options;
+    options.batch_size = 2;
+    options.skip_before = 2 * rank;
+    options.skip_after = 2 * (2 - rank);
+    auto loader = DataLoader::Create(dataset, MakeSampler(9), options);
+    ASSERT_TRUE(loader.ok()) << loader.status();
+    ranks.push_back(std::move(*loader));
+  }
+  for (const Batch& batch : Take(**global, 5)) {
+    for (int rank = 0; rank < 3; ++rank) {
+      auto block = ranks[rank]->Next();
+      ASSERT_TRUE(block.ok()) << block.status();
+      EXPECT_EQ(block->indices, std::vector<int64_t>(batch.indices.begin() + 2 * rank,
+                                                     batch.indices.begin() + 2 * rank + 2));
+      EXPECT_TRUE(torch::equal(block->images, batch.images.narrow(0, 2 * rank, 2)));
+    }
+  }
+  EXPECT_EQ(ranks[1]->position(), (*global)->position());
+}
+
 }  // namespace
 }  // namespace pgan::trainer

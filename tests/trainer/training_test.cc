@@ -47,10 +47,10 @@ TrainingConfig TinyConfig(const TestDir& dir) {
 
 std::unique_ptr<Trainer> MakeTrainer(const TrainingConfig& config,
                                      const std::string& resume,
-                                     GradientReducer* reducer,
+                                     ProcessGroup* group,
                                      const std::atomic<bool>* stop = nullptr) {
   TrainerEnvironment env;
-  env.reducer = reducer;
+  env.group = group;
   env.stop_flag = stop;
   auto trainer = Trainer::Create(config, resume, env);
   EXPECT_TRUE(trainer.ok()) << trainer.status();
@@ -69,19 +69,19 @@ void ExpectSameState(const torch::nn::Module& a, const torch::nn::Module& b,
 TEST(TrainingTest, ResumeIsExact) {
   TestDir dir;
   const TrainingConfig config = TinyConfig(dir);
-  LocalGradientReducer reducer;
+  LocalProcessGroup group;
 
-  auto straight = MakeTrainer(config, "", &reducer);
+  auto straight = MakeTrainer(config, "", &group);
   ASSERT_NE(straight, nullptr);
   ASSERT_TRUE(straight->Run(4).ok());
 
-  auto first = MakeTrainer(config, "", &reducer);
+  auto first = MakeTrainer(config, "", &group);
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(first->Run(2).ok());
   ASSERT_TRUE(first->WriteSnapshot().ok());
   const std::string run_dir = first->run_dir();
   first.reset();
-  auto resumed = MakeTrainer(config, run_dir, &reducer);
+  auto resumed = MakeTrainer(config, run_dir, &group);
   ASSERT_NE(resumed, nullptr);
   EXPECT_EQ(resumed->progress().batch_idx, 2);
   ASSERT_TRUE(resumed->Run(2).ok());
@@ -94,8 +94,8 @@ TEST(TrainingTest, ResumeIsExact) {
 
 TEST(TrainingTest, FirstIterationCopiesGIntoGEmaAndMovesParameters) {
   TestDir dir;
-  LocalGradientReducer reducer;
-  auto trainer = MakeTrainer(TinyConfig(dir), "", &reducer);
+  LocalProcessGroup group;
+  auto trainer = MakeTrainer(TinyConfig(dir), "", &group);
   ASSERT_NE(trainer, nullptr);
   const torch::Tensor before =
       trainer->networks().G->named_parameters()["synthesis.to_big.bias"].clone();
@@ -110,9 +110,9 @@ TEST(TrainingTest, FirstIterationCopiesGIntoGEmaAndMovesParameters) {
 
 TEST(TrainingTest, StopFlagWritesASnapshotToResumeFrom) {
   TestDir dir;
-  LocalGradientReducer reducer;
+  LocalProcessGroup group;
   std::atomic<bool> stop{true};  // Stop after the first iteration.
-  auto trainer = MakeTrainer(TinyConfig(dir), "", &reducer, &stop);
+  auto trainer = MakeTrainer(TinyConfig(dir), "", &group, &stop);
   ASSERT_NE(trainer, nullptr);
   ASSERT_TRUE(trainer->Run().ok());
   EXPECT_EQ(trainer->progress().batch_idx, 1);
@@ -125,11 +125,46 @@ TEST(TrainingTest, StopFlagWritesASnapshotToResumeFrom) {
                                       "/network-snapshot-000000.safetensors"));
 }
 
+// Rank 0 of a pretend job of two whose rank 1 mirrors every collective
+// except that its parameter fingerprint differs (the only gathered value
+// that is neither 0 nor 1: the others are stop flags).
+class DivergedPeerGroup : public ProcessGroup {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  absl::Status SumGradients(std::vector<torch::Tensor>&) override {
+    return absl::OkStatus();
+  }
+  absl::Status BroadcastFromRoot(std::vector<torch::Tensor>&) override {
+    return absl::OkStatus();
+  }
+  absl::Status SumValues(std::vector<double>& values) override {
+    for (double& v : values) v *= 2;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<uint64_t>> GatherValues(uint64_t value) override {
+    return std::vector<uint64_t>{value, value > 1 ? value ^ 1 : value};
+  }
+};
+
+TEST(TrainingTest, RanksWhoseParametersDifferStopTheJob) {
+  TestDir dir;
+  DivergedPeerGroup group;
+  auto trainer = MakeTrainer(TinyConfig(dir), "", &group);
+  ASSERT_NE(trainer, nullptr);
+  const absl::Status status = trainer->Run();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  EXPECT_NE(status.message().find("rank(s) 1 differ from rank 0"), std::string::npos)
+      << status;
+  EXPECT_EQ(trainer->progress().batch_idx, 1) << "the first tick's check must catch it";
+}
+
 TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
   TestDir dir;
-  LocalGradientReducer reducer;
+  LocalProcessGroup group;
   TrainerEnvironment env;
-  env.reducer = &reducer;
+  env.group = &group;
   TrainingConfig config = TinyConfig(dir);
 
   config.batch_gpu = 3;

@@ -1,0 +1,134 @@
+// `pgan train` and `pgan bench` in full builds: through worker/, so the
+// same command is one process alone and one rank of a job under mpirun.
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "tools/train_commands.h"
+#include "worker/comm_bench.h"
+#include "worker/comm_process_group.h"
+#include "worker/job_spec.h"
+#include "worker/run_job.h"
+
+namespace pgan::tools {
+namespace {
+
+absl::StatusOr<worker::JobSpec> MakeJob(const trainer::TrainingConfig& config,
+                                        const CommOptions& comm) {
+  worker::JobSpec job;
+  job.training = config;
+  job.backend = comm.backend;
+  if (job.backend != "auto" && job.backend != "mpi" && job.backend != "nccl") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--backend: expected auto, mpi or nccl, got \"", comm.backend, "\""));
+  }
+  if (!(comm.timeout_s > 0) || !(comm.bucket_mb > 0)) {
+    return absl::InvalidArgumentError(
+        "--comm-timeout and --bucket-mb must be positive");
+  }
+  job.comm.timeout = absl::Seconds(comm.timeout_s);
+  job.sync.bucket_bytes = static_cast<int64_t>(comm.bucket_mb * (1 << 20));
+  return job;
+}
+
+// Rank 0 reports; the other ranks' lines are dropped.
+std::ostream& RankStream(const comm::Communicator& comm, std::ostream& out) {
+  static std::ostringstream* discard = new std::ostringstream;
+  discard->str("");
+  return comm.rank() == 0 ? out : *discard;
+}
+
+absl::Status RunSyncBench(const BenchOptions& options,
+                          const BenchResult& iteration,
+                          const worker::JobSpec& job, comm::Communicator& comm,
+                          std::ostream& out) {
+  worker::SyncBenchOptions sync;
+  sync.phases = {iteration.g_sizes, iteration.d_sizes};
+  sync.sync = job.sync;
+  sync.device = comm.backend() == comm::Backend::kNccl
+                    ? torch::Device(torch::kCUDA, comm.local_rank())
+                    : torch::Device(torch::kCPU);
+  sync.iterations = options.comm_iterations;
+  ASSIGN_OR_RETURN(worker::SyncBenchResult r,
+                   worker::BenchGradientSync(comm, sync));
+  const int n = comm.world_size();
+  const double bytes = 4.0 * r.floats_per_iteration;
+  const char* plain = comm.backend() == comm::Backend::kNccl
+                          ? "one ncclAllReduce"
+                          : "MPI_Allreduce";
+  out << absl::StrFormat(
+      "comm: %d ranks, backend %s, %d gradient floats per iteration (%.1f MB: "
+      "G %d tensors, D %d), %d buckets of <= %.0f MiB%s\n",
+      n, comm::BackendName(comm.backend()), r.floats_per_iteration, bytes / 1e6,
+      iteration.g_sizes.size(), iteration.d_sizes.size(),
+      r.buckets_per_iteration, job.sync.bucket_bytes / double(1 << 20),
+      r.copied ? " (gradients copied in and out)" : ", gradients in place");
+  out << absl::StrFormat(
+      "comm: gradient sync %.3f ms/iteration; plain %s of the same bytes "
+      "per phase %.3f ms (sync / plain = %.3f)\n",
+      r.sync_seconds * 1e3, plain, r.plain_seconds * 1e3,
+      r.sync_seconds / r.plain_seconds);
+  out << absl::StrFormat(
+      "comm: sync algbw %.2f GB/s, busbw %.2f GB/s; plain busbw %.2f GB/s\n",
+      bytes / r.sync_seconds / 1e9,
+      worker::AllReduceBusBandwidth(bytes, r.sync_seconds, n) / 1e9,
+      worker::AllReduceBusBandwidth(bytes, r.plain_seconds, n) / 1e9);
+  out << absl::StrFormat(
+      "comm: share of an iteration: %.2f%% inside training, waiting for the "
+      "slowest rank included (%.3f ms "
+      "of %.3f s), %.2f%% from the sync benchmark\n",
+      100 * iteration.sync_seconds_per_iteration /
+          iteration.seconds_per_iteration,
+      iteration.sync_seconds_per_iteration * 1e3,
+      iteration.seconds_per_iteration,
+      100 * r.sync_seconds / iteration.seconds_per_iteration);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
+                             const std::atomic<bool>* stop, std::ostream& out) {
+  ASSIGN_OR_RETURN(worker::JobSpec job, MakeJob(options.config, options.comm));
+  job.resume = options.resume;
+  ASSIGN_OR_RETURN(std::unique_ptr<comm::Communicator> comm,
+                   worker::MakeJobCommunicator(job, under_mpi));
+  const absl::Status status = worker::RunJob(job, *comm, stop, out);
+  if (!status.ok() && comm->world_size() > 1) {
+    // Other ranks may wait in a collective: end the whole job.
+    comm->Abort(
+        absl::StrCat("pgan train rank ", comm->rank(), ": ", status.message()),
+        1);
+  }
+  return status;
+}
+
+absl::Status RunBenchCommand(const BenchOptions& options, bool under_mpi,
+                             std::ostream& out) {
+  if (options.comm_bench && !under_mpi) {
+    return absl::FailedPreconditionError(
+        "--comm times the gradient sync between processes: run it under "
+        "mpirun, e.g. mpirun -np 2 pgan bench --comm");
+  }
+  ASSIGN_OR_RETURN(worker::JobSpec job, MakeJob(options.config, options.comm));
+  ASSIGN_OR_RETURN(std::unique_ptr<comm::Communicator> comm,
+                   worker::MakeJobCommunicator(job, under_mpi));
+  worker::CommProcessGroup group(comm.get(), job.sync);
+  std::ostream& report = RankStream(*comm, out);
+  absl::StatusOr<BenchResult> result = RunBench(options, group, report);
+  absl::Status status = result.status();
+  if (status.ok() && options.comm_bench) {
+    status = RunSyncBench(options, *result, job, *comm, report);
+  }
+  if (!status.ok() && comm->world_size() > 1) {
+    comm->Abort(
+        absl::StrCat("pgan bench rank ", comm->rank(), ": ", status.message()),
+        1);
+  }
+  return status;
+}
+
+}  // namespace pgan::tools
