@@ -24,7 +24,7 @@ struct CommOptions {
   // Seconds a rank waits at a collective before the job is aborted.
   double timeout_s = 60;
   // Largest fused gradient buffer, MiB.
-  double bucket_mb = 64;
+  double bucket_mb = 1024;
 };
 
 struct TrainOptions {

@@ -5,7 +5,7 @@
 //
 //   {"data": "data/photos-256.zip", "outdir": "runs", "cfg": "fastgan_lite",
 //    "res": 256, "batch": 64, "batch_gpu": 16, "kimg": 10000,
-//    "comm_timeout_s": 60, "bucket_mb": 64}
+//    "comm_timeout_s": 60, "bucket_mb": 1024}
 #ifndef PGAN_WORKER_JOB_SPEC_H_
 #define PGAN_WORKER_JOB_SPEC_H_
 
