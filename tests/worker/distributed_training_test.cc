@@ -31,14 +31,21 @@
 // small, fast-moving GAN and the runs drift apart (2-5% after two more
 // iterations), so each comparison is of one iteration from one state.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/safetensors.h"
 #include "tests/common/subprocess.h"
@@ -46,6 +53,7 @@
 #include "tests/trainer/random_images.h"
 #include "trainer/run_dir.h"
 #include "trainer/state_dict.h"
+#include "worker/communicator.h"
 
 namespace pgan {
 namespace {
@@ -263,6 +271,91 @@ TEST_F(DistributedTrainingTest, WorkerRunsAJobFile) {
             std::string::npos)
       << result.output;
 }
+
+// The pid of the process of rank `rank` whose command line contains
+// `marker`, from /proc (Open MPI sets OMPI_COMM_WORLD_RANK); -1 if none.
+pid_t FindRank(const std::string& marker, int rank) {
+  const std::string want = absl::StrCat("OMPI_COMM_WORLD_RANK=", rank);
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmdline = ReadFile((entry.path() / "cmdline").string());
+    auto environ = ReadFile((entry.path() / "environ").string());
+    if (!cmdline.ok() || !environ.ok()) continue;
+    std::replace(cmdline->begin(), cmdline->end(), '\0', ' ');
+    if (!absl::StrContains(*cmdline, marker) ||
+        !absl::StrContains(*cmdline, "train")) {
+      continue;
+    }
+    for (absl::string_view var : absl::StrSplit(*environ, '\0')) {
+      if (var == want) return static_cast<pid_t>(std::stol(name));
+    }
+  }
+  return -1;
+}
+
+// A training rank that stops (SIGSTOP: a hung device, a debugger) or dies
+// (SIGKILL: the OOM killer) ends the whole job within seconds instead of
+// hanging it; a stopped one is named.
+class DeadRankTest : public DistributedTrainingTest,
+                     public ::testing::WithParamInterface<int> {};
+
+TEST_P(DeadRankTest, EndsTheJobWithinSeconds) {
+  const int signal = GetParam();
+  const std::string outdir = dir_.file(absl::StrCat("dead_rank_", signal));
+  const std::string command = absl::StrCat(
+      "timeout -k 5 300 ", PGAN_MPIEXEC,
+      " --allow-run-as-root --oversubscribe -np 2 ", PGAN_BINARY,
+      " train --outdir ", outdir, " --data ", data_,
+      " --cfg fastgan --res 32 --ngf 8 --batch 4 --batch-gpu 2 --tick 0.004"
+      " --snap 1000 --grid 2x1 --device cpu --threads 1 --workers 1 --kimg 10"
+      " --comm-timeout 3");
+  testing::CommandResult result;
+  std::atomic<bool> finished{false};
+  std::thread job([&] {
+    result = RunCommand(command);
+    finished = true;
+  });
+  // Wait until both ranks train (rank 0 logs the first tick).
+  pid_t victim = -1;
+  for (int i = 0; i < 1200 && !finished; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool ticking = false;
+    if (fs::exists(outdir)) {
+      for (const fs::directory_entry& d : fs::directory_iterator(outdir)) {
+        auto log = ReadFile((d.path() / "log.txt").string());
+        ticking = ticking || (log.ok() && absl::StrContains(*log, "tick 1 "));
+      }
+    }
+    if (ticking) {
+      victim = FindRank(outdir, 1);
+      break;
+    }
+  }
+  ASSERT_GT(victim, 0) << "rank 1 of the job not found";
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(victim, signal), 0);
+  job.join();
+  const double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - signalled)
+                             .count();
+  std::cout << "signal " << signal << " to rank 1: job ended after " << seconds
+            << " s, exit " << result.exit_code << "\n";
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  // The collective timeout is 3 s and an iteration here takes about 4 s;
+  // timeout(1) would end the job only after 300 s.
+  EXPECT_LT(seconds, 30) << result.output;
+  if (signal == SIGSTOP) {
+    EXPECT_EQ(result.exit_code, comm::kWatchdogExitCode) << result.output;
+    EXPECT_TRUE(absl::StrContains(result.output, "rank 1 (pid"))
+        << result.output;
+    EXPECT_TRUE(absl::StrContains(result.output, "did not reach collective"))
+        << result.output;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(StoppedOrKilled, DeadRankTest,
+                         ::testing::Values(SIGSTOP, SIGKILL));
 
 }  // namespace
 }  // namespace pgan
