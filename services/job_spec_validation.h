@@ -1,0 +1,37 @@
+// Validation of a submitted JobSpec (proto/pgan/v1/job.proto) before the
+// coordinator accepts it: every field against its documented rule, and
+// every path confined to the configured roots. The first violation comes
+// back as INVALID_ARGUMENT naming the field by its proto path and the rule,
+// e.g. "training.batch: 30 is not divisible by resources.workers (4)".
+// Pure functions (no LibTorch: the coordinator does not link it).
+#ifndef PGAN_SERVICES_JOB_SPEC_VALIDATION_H_
+#define PGAN_SERVICES_JOB_SPEC_VALIDATION_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pgan/v1/job.pb.h"
+
+namespace pgan::services {
+
+struct PathRoots {
+  // Datasets and feature weights must lie under one of these.
+  std::vector<std::string> data;
+  // Output directories must lie under one of these.
+  std::vector<std::string> output;
+};
+
+absl::Status ValidateJobSpec(const pgan::v1::JobSpec& spec,
+                             const PathRoots& roots);
+
+// `path` (absolute) resolved through existing symlinks and `..`, if it lies
+// under one of `roots`; otherwise INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::string> ConfinePath(const std::string& field,
+                                        const std::string& path,
+                                        const std::vector<std::string>& roots);
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_JOB_SPEC_VALIDATION_H_
