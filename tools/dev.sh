@@ -17,7 +17,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev
   libopenmpi-dev openmpi-bin
-  prometheus-cpp-dev libsqlite3-dev
+  prometheus-cpp-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist

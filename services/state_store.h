@@ -1,0 +1,90 @@
+// The coordinator's durable state in one SQLite database (WAL journal):
+// jobs, their tick history and snapshots, and the workers it has seen.
+// Jobs are stored as their pgan.v1.Job message plus the columns queries
+// need (owner, state, submission order). With WAL and synchronous=NORMAL a
+// committed write survives the coordinator being killed (SIGKILL); only a
+// crash of the machine itself may lose the last transactions.
+// Thread-safe: one connection behind a mutex.
+#ifndef PGAN_SERVICES_STATE_STORE_H_
+#define PGAN_SERVICES_STATE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pgan/v1/job.pb.h"
+#include "pgan/v1/worker.pb.h"
+
+struct sqlite3;
+
+namespace pgan::services {
+
+struct JobQuery {
+  std::string owner;                       // Empty: every owner.
+  std::vector<pgan::v1::JobState> states;  // Empty: every state.
+  int64_t after_sequence = 0;              // Pagination: jobs submitted later.
+  int limit = 100;
+};
+
+struct StoredJob {
+  pgan::v1::Job job;
+  int64_t sequence = 0;  // Submission order, from 1.
+};
+
+struct WorkerRecord {
+  std::string id;
+  pgan::v1::WorkerInfo info;
+  std::string job_id;  // Empty when idle.
+  int64_t generation = 0;
+  int64_t last_seen_unix_ms = 0;
+};
+
+class StateStore {
+ public:
+  // Opens (creating if needed) the database at `path`; errors name it.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(
+      const std::string& path);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // ALREADY_EXISTS if the id is taken. Returns the submission sequence.
+  absl::StatusOr<int64_t> InsertJob(const pgan::v1::Job& job);
+  // NOT_FOUND naming the id.
+  absl::StatusOr<StoredJob> GetJob(const std::string& id);
+  // Replaces the stored job with the same id (NOT_FOUND if none).
+  absl::Status UpdateJob(const pgan::v1::Job& job);
+  // In submission order.
+  absl::StatusOr<std::vector<StoredJob>> ListJobs(const JobQuery& query);
+
+  // Tick history; a tick recorded again (after a restart) replaces the old.
+  absl::Status RecordTick(const std::string& job_id,
+                          const pgan::v1::TickRecord& tick);
+  absl::StatusOr<std::vector<pgan::v1::TickRecord>> Ticks(
+      const std::string& job_id);
+
+  // Snapshot records, by job and path (a path recorded again replaces).
+  absl::Status RecordSnapshot(const pgan::v1::Snapshot& snapshot);
+  absl::StatusOr<std::vector<pgan::v1::Snapshot>> Snapshots(
+      const std::string& job_id);
+
+  absl::Status UpsertWorker(const WorkerRecord& worker);
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+
+ private:
+  StateStore(sqlite3* db, std::string path);
+  absl::Status Exec(const char* sql);
+  absl::Status Error(const std::string& what) const;
+
+  std::mutex mu_;
+  sqlite3* db_;
+  const std::string path_;
+};
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_STATE_STORE_H_
