@@ -1,0 +1,71 @@
+// pgan-coordinator: the training service's control plane.
+//
+//   pgan-coordinator --state /var/lib/pgan/state.db --tokens tokens.txt
+//       --data-root /data --output-root /runs --listen 0.0.0.0:7470
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/file_util.h"
+#include "services/coordinator.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pgan-coordinator: schedules and tracks pgan training jobs"};
+  pgan::services::CoordinatorConfig config;
+  std::string port_file;
+  app.add_option("--listen", config.listen,
+                 "host:port to serve on (port 0: any free one)")
+      ->capture_default_str();
+  app.add_option("--state", config.state_path,
+                 "SQLite state database (created if missing)")
+      ->required();
+  app.add_option("--tokens", config.tokens_path,
+                 "Token file: lines of 'name role sha256(token)'")
+      ->required();
+  app.add_option("--data-root", config.roots.data,
+                 "Directory job datasets may come from (repeatable)");
+  app.add_option("--output-root", config.roots.output,
+                 "Directory job outputs may go to (repeatable)");
+  app.add_option("--port-file", port_file,
+                 "Write the port served on to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  // SIGINT/SIGTERM end the server from a thread of its own (sigwait).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto coordinator = pgan::services::Coordinator::Start(config);
+  if (!coordinator.ok()) {
+    std::cerr << "pgan-coordinator: " << coordinator.status().message() << "\n";
+    return coordinator.status().code() == absl::StatusCode::kInvalidArgument
+               ? 2
+               : 1;
+  }
+  if (!port_file.empty()) {
+    const absl::Status written = pgan::WriteFileAtomically(
+        port_file, std::to_string((*coordinator)->port()) + "\n");
+    if (!written.ok()) {
+      std::cerr << "pgan-coordinator: " << written.message() << "\n";
+      return 1;
+    }
+  }
+  std::cout << "pgan-coordinator: serving on port " << (*coordinator)->port()
+            << std::endl;
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    std::cout << "pgan-coordinator: signal " << signal << ", shutting down"
+              << std::endl;
+    (*coordinator)->Shutdown();
+  });
+  (*coordinator)->Wait();
+  stopper.detach();
+  return 0;
+}

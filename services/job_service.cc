@@ -1,0 +1,197 @@
+#include "services/job_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <mutex>
+#include <random>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
+namespace pgan::services {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// 64 random bits as "job-<16 hex digits>".
+std::string NewJobId() {
+  static std::mutex mu;
+  static std::mt19937_64 engine{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrFormat("job-%016x", engine());
+}
+
+bool Terminal(pgan::v1::JobState state) {
+  return state == pgan::v1::JOB_STATE_SUCCEEDED ||
+         state == pgan::v1::JOB_STATE_FAILED ||
+         state == pgan::v1::JOB_STATE_CANCELLED;
+}
+
+absl::Status ValidateId(const std::string& field, const std::string& id) {
+  if (id.empty() || id.size() > 128) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": expected a job id"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+JobServiceImpl::JobServiceImpl(StateStore* store,
+                               const TokenAuthenticator* auth, PathRoots roots)
+    : store_(store), auth_(auth), roots_(std::move(roots)) {}
+
+absl::StatusOr<Principal> JobServiceImpl::Caller(
+    grpc::ServerContext* context) const {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send \"authorization: Bearer <token>\" (pgan: --token "
+        "or "
+        "PGAN_TOKEN)");
+  }
+  ASSIGN_OR_RETURN(Principal caller,
+                   auth_->Authenticate(absl::string_view(it->second.data(),
+                                                         it->second.size())));
+  if (caller.role == Principal::Role::kWorker) {
+    return absl::PermissionDeniedError("a worker token cannot use the job API");
+  }
+  return caller;
+}
+
+absl::StatusOr<pgan::v1::Job> JobServiceImpl::VisibleJob(
+    const Principal& caller, const std::string& field, const std::string& id) {
+  RETURN_IF_ERROR(ValidateId(field, id));
+  absl::StatusOr<StoredJob> stored = store_->GetJob(id);
+  if (absl::IsNotFound(stored.status()) ||
+      (stored.ok() && !CanSeeJob(caller, stored->job.owner()))) {
+    return absl::NotFoundError(absl::StrCat("no job ", id));
+  }
+  RETURN_IF_ERROR(stored.status());
+  return std::move(stored->job);
+}
+
+grpc::Status JobServiceImpl::SubmitJob(
+    grpc::ServerContext* context, const pgan::v1::SubmitJobRequest* request,
+    pgan::v1::Job* response) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (!request->has_spec())
+    return ToGrpc(absl::InvalidArgumentError("spec: required"));
+  if (absl::Status valid = ValidateJobSpec(request->spec(), roots_);
+      !valid.ok()) {
+    return ToGrpc(valid);
+  }
+  pgan::v1::Job job;
+  *job.mutable_spec() = request->spec();
+  job.set_owner(caller->name);
+  job.set_state(pgan::v1::JOB_STATE_QUEUED);
+  job.set_pending_reason(
+      "waiting for workers: no scheduler runs in this coordinator yet");
+  *job.mutable_submitted() = TimeUtil::GetCurrentTime();
+  for (int attempt = 0;; ++attempt) {
+    job.set_id(NewJobId());
+    absl::StatusOr<int64_t> inserted = store_->InsertJob(job);
+    if (inserted.ok()) break;
+    if (!absl::IsAlreadyExists(inserted.status()) || attempt == 3) {
+      return ToGrpc(inserted.status());
+    }
+  }
+  *response = std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
+                                    const pgan::v1::GetJobRequest* request,
+                                    pgan::v1::Job* response) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
+  if (!job.ok()) return ToGrpc(job.status());
+  *response = std::move(*job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
+                                      const pgan::v1::ListJobsRequest* request,
+                                      pgan::v1::ListJobsResponse* response) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("page_size: expected 0 to ", kMaxPageSize, ", got ",
+                     request->page_size())));
+  }
+  JobQuery query;
+  query.limit =
+      request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  if (caller->role != Principal::Role::kAdmin) query.owner = caller->name;
+  for (int state : request->states()) {
+    query.states.push_back(static_cast<pgan::v1::JobState>(state));
+  }
+  if (!request->page_token().empty() &&
+      (!absl::SimpleAtoi(request->page_token(), &query.after_sequence) ||
+       query.after_sequence < 0)) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "page_token: not a token from a previous ListJobsResponse"));
+  }
+  absl::StatusOr<std::vector<StoredJob>> jobs = store_->ListJobs(query);
+  if (!jobs.ok()) return ToGrpc(jobs.status());
+  for (StoredJob& stored : *jobs) *response->add_jobs() = std::move(stored.job);
+  if (static_cast<int>(jobs->size()) == query.limit) {
+    response->set_next_page_token(absl::StrCat(jobs->back().sequence));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::CancelJob(
+    grpc::ServerContext* context, const pgan::v1::CancelJobRequest* request,
+    pgan::v1::Job* response) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
+  if (!job.ok()) return ToGrpc(job.status());
+  if (Terminal(job->state())) {
+    return ToGrpc(absl::FailedPreconditionError(
+        absl::StrCat("job ", job->id(), " has already ended (",
+                     pgan::v1::JobState_Name(job->state()), ")")));
+  }
+  job->set_state(pgan::v1::JOB_STATE_CANCELLED);
+  job->clear_pending_reason();
+  *job->mutable_finished() = TimeUtil::GetCurrentTime();
+  if (absl::Status updated = store_->UpdateJob(*job); !updated.ok())
+    return ToGrpc(updated);
+  *response = std::move(*job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::ListSnapshots(
+    grpc::ServerContext* context, const pgan::v1::ListSnapshotsRequest* request,
+    pgan::v1::ListSnapshotsResponse* response) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job =
+      VisibleJob(*caller, "job_id", request->job_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  absl::StatusOr<std::vector<pgan::v1::Snapshot>> snapshots =
+      store_->Snapshots(job->id());
+  if (!snapshots.ok()) return ToGrpc(snapshots.status());
+  for (pgan::v1::Snapshot& s : *snapshots)
+    *response->add_snapshots() = std::move(s);
+  return grpc::Status::OK;
+}
+
+}  // namespace pgan::services

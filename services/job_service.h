@@ -1,0 +1,64 @@
+// The user-facing gRPC service (pgan.v1.JobService) over the coordinator's
+// state store: every call is authenticated (bearer token), every request
+// validated; users see and cancel their own jobs only (others' are
+// NOT_FOUND, so ids do not leak), admins all. Scheduling, workers and the
+// streams that need them (WatchJob's ticks, DownloadSnapshot, GetSamples)
+// come with the worker side. Thread-safe (gRPC calls it from many threads).
+#ifndef PGAN_SERVICES_JOB_SERVICE_H_
+#define PGAN_SERVICES_JOB_SERVICE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pgan/v1/job.grpc.pb.h"
+#include "services/auth.h"
+#include "services/job_spec_validation.h"
+#include "services/state_store.h"
+
+namespace pgan::services {
+
+// Requests larger than this are refused with RESOURCE_EXHAUSTED.
+inline constexpr int kMaxRequestBytes = 4 << 20;
+
+class JobServiceImpl final : public pgan::v1::JobService::Service {
+ public:
+  // Not owned; must outlive the service.
+  JobServiceImpl(StateStore* store, const TokenAuthenticator* auth,
+                 PathRoots roots);
+
+  grpc::Status SubmitJob(grpc::ServerContext* context,
+                         const pgan::v1::SubmitJobRequest* request,
+                         pgan::v1::Job* response) override;
+  grpc::Status GetJob(grpc::ServerContext* context,
+                      const pgan::v1::GetJobRequest* request,
+                      pgan::v1::Job* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context,
+                        const pgan::v1::ListJobsRequest* request,
+                        pgan::v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context,
+                         const pgan::v1::CancelJobRequest* request,
+                         pgan::v1::Job* response) override;
+  grpc::Status ListSnapshots(
+      grpc::ServerContext* context,
+      const pgan::v1::ListSnapshotsRequest* request,
+      pgan::v1::ListSnapshotsResponse* response) override;
+
+ private:
+  absl::StatusOr<Principal> Caller(grpc::ServerContext* context) const;
+  // The job `id` (request field `field`) if `caller` may see it, else
+  // NOT_FOUND.
+  absl::StatusOr<pgan::v1::Job> VisibleJob(const Principal& caller,
+                                           const std::string& field,
+                                           const std::string& id);
+
+  StateStore* store_;
+  const TokenAuthenticator* auth_;
+  const PathRoots roots_;
+};
+
+// absl::Status and grpc::Status share their codes.
+grpc::Status ToGrpc(const absl::Status& status);
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_JOB_SERVICE_H_

@@ -1,0 +1,235 @@
+// JobService over real gRPC on loopback (an in-process coordinator on
+// 127.0.0.1, port 0): authentication, validation, ownership, cancel,
+// pagination, oversized requests, and state that outlives the server.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/file_util.h"
+#include "pgan/v1/job.grpc.pb.h"
+#include "services/auth.h"
+#include "services/coordinator.h"
+#include "tests/common/test_dir.h"
+
+namespace pgan::services {
+namespace {
+
+namespace fs = std::filesystem;
+using ::pgan::testing::TestDir;
+
+class JobServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_.file("data"));
+    fs::create_directories(dir_.file("out"));
+    const std::string tokens = dir_.file("tokens.txt");
+    ASSERT_TRUE(WriteFileAtomically(
+                    tokens, "alice user " + Sha256Hex("alice-token") + "\n" +
+                                "bob user " + Sha256Hex("bob-token") + "\n" +
+                                "root admin " + Sha256Hex("root-token") + "\n" +
+                                "w worker " + Sha256Hex("worker-token") + "\n")
+                    .ok());
+    config_.listen = "127.0.0.1:0";
+    config_.state_path = dir_.file("state.db");
+    config_.tokens_path = tokens;
+    config_.roots.data = {dir_.file("data")};
+    config_.roots.output = {dir_.file("out")};
+    StartServer();
+  }
+
+  void StartServer() {
+    auto coordinator = Coordinator::Start(config_);
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    coordinator_ = std::move(*coordinator);
+    stub_ = pgan::v1::JobService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  pgan::v1::JobSpec Spec() const {
+    pgan::v1::JobSpec spec;
+    spec.set_name("demo");
+    spec.mutable_resources()->set_workers(2);
+    pgan::v1::TrainingOptions* t = spec.mutable_training();
+    t->mutable_model()->set_cfg("fastgan_lite");
+    t->mutable_model()->set_resolution(32);
+    t->set_data(dir_.file("data") + "/fashion-32.zip");
+    t->set_batch(8);
+    t->set_kimg(1);
+    return spec;
+  }
+
+  static std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty())
+      context->AddMetadata("authorization", "Bearer " + token);
+    return context;
+  }
+
+  grpc::Status Submit(const std::string& token, const pgan::v1::JobSpec& spec,
+                      pgan::v1::Job* job) {
+    pgan::v1::SubmitJobRequest request;
+    *request.mutable_spec() = spec;
+    return stub_->SubmitJob(As(token).get(), request, job);
+  }
+
+  grpc::Status Get(const std::string& token, const std::string& id,
+                   pgan::v1::Job* job) {
+    pgan::v1::GetJobRequest request;
+    request.set_id(id);
+    return stub_->GetJob(As(token).get(), request, job);
+  }
+
+  TestDir dir_;
+  CoordinatorConfig config_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<pgan::v1::JobService::Stub> stub_;
+};
+
+TEST_F(JobServiceTest, SubmittedJobIsQueuedAndVisibleToItsOwnerOnly) {
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  EXPECT_EQ(job.owner(), "alice");
+  EXPECT_EQ(job.state(), pgan::v1::JOB_STATE_QUEUED);
+  EXPECT_FALSE(job.pending_reason().empty());
+  EXPECT_EQ(job.id().rfind("job-", 0), 0u) << job.id();
+
+  pgan::v1::Job got;
+  ASSERT_TRUE(Get("alice-token", job.id(), &got).ok());
+  EXPECT_EQ(got.spec().name(), "demo");
+  EXPECT_TRUE(Get("root-token", job.id(), &got).ok()) << "admins see every job";
+  const grpc::Status bob = Get("bob-token", job.id(), &got);
+  EXPECT_EQ(bob.error_code(), grpc::StatusCode::NOT_FOUND)
+      << bob.error_message();
+  EXPECT_EQ(Get("alice-token", "job-0000000000000000", &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(JobServiceTest, CallersMustAuthenticate) {
+  pgan::v1::Job job;
+  grpc::Status status = Submit("", Spec(), &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(status.error_message().find("Bearer"), std::string::npos)
+      << status.error_message();
+  status = Submit("wrong-token", Spec(), &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message().find("wrong-token"), std::string::npos)
+      << "the token must not be echoed";
+  status = Submit("worker-token", Spec(), &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(JobServiceTest, BadSpecsAreRejectedNamingTheField) {
+  pgan::v1::Job job;
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_training()->set_batch(7);
+  grpc::Status status = Submit("alice-token", spec, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().rfind("training.batch: ", 0), 0u)
+      << status.error_message();
+
+  spec = Spec();
+  spec.mutable_training()->set_data("/etc/shadow");
+  status = Submit("alice-token", spec, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("outside the allowed roots"),
+            std::string::npos)
+      << status.error_message();
+
+  pgan::v1::SubmitJobRequest empty;
+  status = stub_->SubmitJob(As("alice-token").get(), empty, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Over the 4 MiB request limit: refused, and the server keeps serving.
+  spec = Spec();
+  spec.set_name(std::string(5 << 20, 'x'));
+  status = Submit("alice-token", spec, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(Submit("alice-token", Spec(), &job).ok());
+}
+
+TEST_F(JobServiceTest, CancelListAndPaginate) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    pgan::v1::Job job;
+    ASSERT_TRUE(
+        Submit(i == 2 ? "bob-token" : "alice-token", Spec(), &job).ok());
+    ids.push_back(job.id());
+  }
+  pgan::v1::CancelJobRequest cancel;
+  cancel.set_id(ids[0]);
+  pgan::v1::Job cancelled;
+  ASSERT_TRUE(
+      stub_->CancelJob(As("alice-token").get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), pgan::v1::JOB_STATE_CANCELLED);
+  EXPECT_TRUE(cancelled.has_finished());
+  EXPECT_EQ(stub_->CancelJob(As("alice-token").get(), cancel, &cancelled)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  cancel.set_id(ids[2]);  // Bob's.
+  EXPECT_EQ(stub_->CancelJob(As("alice-token").get(), cancel, &cancelled)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // Alice's four jobs, two per page, then only the queued ones.
+  pgan::v1::ListJobsRequest list;
+  list.set_page_size(2);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    pgan::v1::ListJobsResponse response;
+    ASSERT_TRUE(stub_->ListJobs(As("alice-token").get(), list, &response).ok());
+    for (const pgan::v1::Job& job : response.jobs()) seen.push_back(job.id());
+    if (response.next_page_token().empty()) break;
+    list.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{ids[0], ids[1], ids[3], ids[4]}));
+
+  pgan::v1::ListJobsRequest queued;
+  queued.add_states(pgan::v1::JOB_STATE_QUEUED);
+  pgan::v1::ListJobsResponse response;
+  ASSERT_TRUE(stub_->ListJobs(As("root-token").get(), queued, &response).ok());
+  EXPECT_EQ(response.jobs_size(), 4);  // Every owner's, less the cancelled.
+
+  list.set_page_token("garbage");
+  EXPECT_EQ(
+      stub_->ListJobs(As("alice-token").get(), list, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  list.set_page_token("");
+  list.set_page_size(100000);
+  EXPECT_EQ(
+      stub_->ListJobs(As("alice-token").get(), list, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(JobServiceTest, JobsOutliveTheServer) {
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  coordinator_.reset();
+  StartServer();
+  pgan::v1::Job got;
+  ASSERT_TRUE(Get("alice-token", job.id(), &got).ok());
+  EXPECT_EQ(got.state(), pgan::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(got.submitted().seconds(), job.submitted().seconds());
+}
+
+TEST_F(JobServiceTest, StartupErrorsNameTheFile) {
+  CoordinatorConfig config = config_;
+  config.tokens_path = dir_.file("missing-tokens.txt");
+  auto coordinator = Coordinator::Start(config);
+  ASSERT_FALSE(coordinator.ok());
+  EXPECT_NE(coordinator.status().message().find("missing-tokens.txt"),
+            std::string::npos)
+      << coordinator.status();
+  config = config_;
+  config.roots.data.clear();
+  EXPECT_EQ(Coordinator::Start(config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pgan::services
