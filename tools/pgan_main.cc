@@ -11,6 +11,9 @@
 #include "absl/status/status.h"
 #include "tools/dataset_command.h"
 #include "tools/model_commands.h"
+#if PGAN_HAVE_SERVICE_COMMANDS
+#include "tools/service_commands.h"
+#endif
 #include "tools/train_commands.h"
 
 namespace {
@@ -100,6 +103,7 @@ int ExitCode(const absl::Status& status) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnauthenticated:
       return 2;
     default:
       return 1;
@@ -245,6 +249,32 @@ int main(int argc, char** argv) {
                           "Convert only the first N images (-1: all)")
       ->capture_default_str();
 
+#if PGAN_HAVE_SERVICE_COMMANDS
+  // Talking to a coordinator.
+  pgan::tools::ServiceOptions service;
+  std::string job_file, job_id;
+  bool all_jobs = false;
+  const auto add_service_flags = [&service](CLI::App* cmd) {
+    cmd->add_option("--coordinator", service.address,
+                    "host:port of pgan-coordinator (default $PGAN_COORDINATOR, then "
+                    "127.0.0.1:7470)");
+    cmd->add_option("--token", service.token, "Bearer token (default $PGAN_TOKEN)");
+  };
+  CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a training job to a coordinator");
+  submit_cmd->add_option("job", job_file, "JobSpec as JSON")->required();
+  add_service_flags(submit_cmd);
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "List your jobs");
+  jobs_cmd->add_flag("--all", all_jobs, "Also finished jobs");
+  add_service_flags(jobs_cmd);
+  CLI::App* status_cmd = app.add_subcommand("status", "Show a job");
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
+  CLI::App* snapshots_cmd = app.add_subcommand("snapshots", "List a job's snapshots");
+  for (CLI::App* cmd : {status_cmd, cancel_cmd, snapshots_cmd}) {
+    cmd->add_option("id", job_id, "Job id")->required();
+    add_service_flags(cmd);
+  }
+#endif
+
   CLI11_PARSE(app, argc, argv);
 
   absl::Status status;
@@ -280,6 +310,19 @@ int main(int argc, char** argv) {
   } else if (dataset_cmd->parsed()) {
     status = pgan::tools::RunDataset(dataset, std::cout);
   }
+#if PGAN_HAVE_SERVICE_COMMANDS
+  else if (submit_cmd->parsed()) {
+    status = pgan::tools::RunSubmit(service, job_file, std::cout);
+  } else if (jobs_cmd->parsed()) {
+    status = pgan::tools::RunJobs(service, all_jobs, std::cout);
+  } else if (status_cmd->parsed()) {
+    status = pgan::tools::RunStatus(service, job_id, std::cout);
+  } else if (cancel_cmd->parsed()) {
+    status = pgan::tools::RunCancel(service, job_id, std::cout);
+  } else if (snapshots_cmd->parsed()) {
+    status = pgan::tools::RunSnapshots(service, job_id, std::cout);
+  }
+#endif
   if (!status.ok()) {
     std::cerr << "pgan " << app.get_subcommands().front()->get_name() << ": "
               << status.message() << "\n";

@@ -1,0 +1,38 @@
+// The `pgan` commands that talk to a coordinator: submit, jobs, status,
+// cancel, snapshots. The address and token come from flags or from
+// PGAN_COORDINATOR and PGAN_TOKEN. Errors are one line naming what failed.
+// Functions only; LibTorch-free.
+#ifndef PGAN_TOOLS_SERVICE_COMMANDS_H_
+#define PGAN_TOOLS_SERVICE_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace pgan::tools {
+
+struct ServiceOptions {
+  std::string
+      address;  // host:port; empty: $PGAN_COORDINATOR, then 127.0.0.1:7470.
+  std::string token;  // Empty: $PGAN_TOKEN.
+};
+
+// `job_file`: a JSON JobSpec (proto3 JSON names: {"name": ..., "training":
+// {"model": {"cfg": ..., "resolution": ...}, "data": ..., "batch": ...},
+// "resources": {"workers": 2}}); unknown fields are errors.
+absl::Status RunSubmit(const ServiceOptions& service,
+                       const std::string& job_file, std::ostream& out);
+// `all`: also finished jobs.
+absl::Status RunJobs(const ServiceOptions& service, bool all,
+                     std::ostream& out);
+absl::Status RunStatus(const ServiceOptions& service, const std::string& id,
+                       std::ostream& out);
+absl::Status RunCancel(const ServiceOptions& service, const std::string& id,
+                       std::ostream& out);
+absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
+                          std::ostream& out);
+
+}  // namespace pgan::tools
+
+#endif  // PGAN_TOOLS_SERVICE_COMMANDS_H_
