@@ -3,7 +3,11 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -17,6 +21,10 @@ absl::Status CoordinatorConfig::Validate() const {
   }
   if (tokens_path.empty()) {
     return absl::InvalidArgumentError("--tokens: the token file is required");
+  }
+  if (storage_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--storage: a directory for job outputs is required");
   }
   if (roots.data.empty()) {
     return absl::InvalidArgumentError(
@@ -33,30 +41,65 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   ASSIGN_OR_RETURN(TokenAuthenticator auth,
                    TokenAuthenticator::FromFile(config.tokens_path));
   c->auth_ = std::make_unique<TokenAuthenticator>(std::move(auth));
+  SchedulerOptions scheduling = config.scheduling;
+  scheduling.storage_dir = config.storage_dir;
+  c->scheduler_ = std::make_unique<Scheduler>(c->store_.get(), scheduling);
+  PathRoots roots = config.roots;
+  roots.output.push_back(config.storage_dir);
   c->jobs_ = std::make_unique<JobServiceImpl>(c->store_.get(), c->auth_.get(),
-                                              config.roots);
+                                              roots, c->scheduler_.get());
+  c->workers_ =
+      std::make_unique<WorkerServiceImpl>(c->scheduler_.get(), c->auth_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &c->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(c->jobs_.get());
+  builder.RegisterService(c->workers_.get());
   c->server_ = builder.BuildAndStart();
   if (c->server_ == nullptr || c->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen,
                      " (in use, or not an address of this host)"));
   }
+  Coordinator* raw = c.get();
+  c->clock_ = std::thread([raw] {
+    std::unique_lock<std::mutex> lock(raw->mu_);
+    while (!raw->stopping_) {
+      raw->stop_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (raw->stopping_) break;
+      lock.unlock();
+      if (absl::Status ticked = raw->scheduler_->Tick(absl::Now());
+          !ticked.ok()) {
+        std::fprintf(stderr, "pgan-coordinator: scheduler: %s\n",
+                     std::string(ticked.message()).c_str());
+      }
+      lock.lock();
+    }
+  });
   return c;
 }
 
-Coordinator::~Coordinator() { Shutdown(); }
+Coordinator::~Coordinator() {
+  Shutdown();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (clock_.joinable()) clock_.join();
+}
 
 void Coordinator::Wait() {
   if (server_ != nullptr) server_->Wait();
 }
 
 void Coordinator::Shutdown() {
-  if (server_ != nullptr) server_->Shutdown();
+  // In-flight calls (a rendezvous may wait long) are cancelled after 1 s.
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
+  }
 }
 
 }  // namespace pgan::services

@@ -1,19 +1,26 @@
 // The coordinator process's server: opens the state database and the token
-// file, and serves JobService on the configured address. Thread-safe.
+// file, serves JobService and WorkerService on the configured address, and
+// runs the scheduler's clock (heartbeat timeouts, scheduling) every second.
+// Thread-safe.
 #ifndef PGAN_SERVICES_COORDINATOR_H_
 #define PGAN_SERVICES_COORDINATOR_H_
 
 #include <grpcpp/server.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/auth.h"
 #include "services/job_service.h"
 #include "services/job_spec_validation.h"
+#include "services/scheduler.h"
 #include "services/state_store.h"
+#include "services/worker_service.h"
 
 namespace pgan::services {
 
@@ -26,6 +33,11 @@ struct CoordinatorConfig {
   std::string tokens_path;
   // Where job datasets may be read and outputs written.
   PathRoots roots;
+  // Run directories of jobs that name no output_dir (a shared filesystem
+  // when workers run on several machines).
+  std::string storage_dir;
+  // Timing of the pool (heartbeats, timeouts, rendezvous).
+  SchedulerOptions scheduling;
 
   absl::Status Validate() const;
 };
@@ -49,9 +61,15 @@ class Coordinator {
 
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<TokenAuthenticator> auth_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<JobServiceImpl> jobs_;
+  std::unique_ptr<WorkerServiceImpl> workers_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread clock_;
 };
 
 }  // namespace pgan::services

@@ -1,7 +1,7 @@
 // pgan-coordinator: the training service's control plane.
 //
 //   pgan-coordinator --state /var/lib/pgan/state.db --tokens tokens.txt
-//       --data-root /data --output-root /runs --listen 0.0.0.0:7470
+//       --storage /shared/runs --data-root /data --listen 0.0.0.0:7470
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "common/file_util.h"
 #include "services/coordinator.h"
 
@@ -30,9 +31,23 @@ int main(int argc, char** argv) {
                  "Directory job datasets may come from (repeatable)");
   app.add_option("--output-root", config.roots.output,
                  "Directory job outputs may go to (repeatable)");
+  app.add_option("--storage", config.storage_dir,
+                 "Run directories of jobs without an output_dir (shared by all "
+                 "workers)")
+      ->required();
+  double heartbeat_timeout_s = 10;
+  app.add_option(
+         "--heartbeat-timeout", heartbeat_timeout_s,
+         "Seconds without a heartbeat before a worker's gang is restarted")
+      ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "Write the port served on to this file");
   CLI11_PARSE(app, argc, argv);
+  if (!(heartbeat_timeout_s > 0)) {
+    std::cerr << "pgan-coordinator: --heartbeat-timeout must be positive\n";
+    return 2;
+  }
+  config.scheduling.heartbeat_timeout = absl::Seconds(heartbeat_timeout_s);
 
   // SIGINT/SIGTERM end the server from a thread of its own (sigwait).
   sigset_t signals;

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -50,8 +51,12 @@ grpc::Status ToGrpc(const absl::Status& status) {
 }
 
 JobServiceImpl::JobServiceImpl(StateStore* store,
-                               const TokenAuthenticator* auth, PathRoots roots)
-    : store_(store), auth_(auth), roots_(std::move(roots)) {}
+                               const TokenAuthenticator* auth, PathRoots roots,
+                               Scheduler* scheduler)
+    : store_(store),
+      auth_(auth),
+      roots_(std::move(roots)),
+      scheduler_(scheduler) {}
 
 absl::StatusOr<Principal> JobServiceImpl::Caller(
     grpc::ServerContext* context) const {
@@ -99,8 +104,7 @@ grpc::Status JobServiceImpl::SubmitJob(
   *job.mutable_spec() = request->spec();
   job.set_owner(caller->name);
   job.set_state(pgan::v1::JOB_STATE_QUEUED);
-  job.set_pending_reason(
-      "waiting for workers: no scheduler runs in this coordinator yet");
+  job.set_pending_reason("waiting for the scheduler");
   *job.mutable_submitted() = TimeUtil::GetCurrentTime();
   for (int attempt = 0;; ++attempt) {
     job.set_id(NewJobId());
@@ -109,6 +113,14 @@ grpc::Status JobServiceImpl::SubmitJob(
     if (!absl::IsAlreadyExists(inserted.status()) || attempt == 3) {
       return ToGrpc(inserted.status());
     }
+  }
+  if (scheduler_ != nullptr) {
+    if (absl::Status scheduled = scheduler_->Schedule(absl::Now());
+        !scheduled.ok()) {
+      return ToGrpc(scheduled);
+    }
+    absl::StatusOr<StoredJob> now = store_->GetJob(job.id());
+    if (now.ok()) job = std::move(now->job);
   }
   *response = std::move(job);
   return grpc::Status::OK;
@@ -164,16 +176,22 @@ grpc::Status JobServiceImpl::CancelJob(
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
   if (!job.ok()) return ToGrpc(job.status());
-  if (Terminal(job->state())) {
-    return ToGrpc(absl::FailedPreconditionError(
-        absl::StrCat("job ", job->id(), " has already ended (",
-                     pgan::v1::JobState_Name(job->state()), ")")));
+  if (scheduler_ != nullptr) {
+    // Under the scheduler's lock, which also stops the gang.
+    job = scheduler_->Cancel(job->id(), absl::Now());
+    if (!job.ok()) return ToGrpc(job.status());
+  } else {
+    if (Terminal(job->state())) {
+      return ToGrpc(absl::FailedPreconditionError(
+          absl::StrCat("job ", job->id(), " has already ended (",
+                       pgan::v1::JobState_Name(job->state()), ")")));
+    }
+    job->set_state(pgan::v1::JOB_STATE_CANCELLED);
+    job->clear_pending_reason();
+    *job->mutable_finished() = TimeUtil::GetCurrentTime();
+    if (absl::Status updated = store_->UpdateJob(*job); !updated.ok())
+      return ToGrpc(updated);
   }
-  job->set_state(pgan::v1::JOB_STATE_CANCELLED);
-  job->clear_pending_reason();
-  *job->mutable_finished() = TimeUtil::GetCurrentTime();
-  if (absl::Status updated = store_->UpdateJob(*job); !updated.ok())
-    return ToGrpc(updated);
   *response = std::move(*job);
   return grpc::Status::OK;
 }

@@ -13,6 +13,7 @@
 #include "pgan/v1/job.grpc.pb.h"
 #include "services/auth.h"
 #include "services/job_spec_validation.h"
+#include "services/scheduler.h"
 #include "services/state_store.h"
 
 namespace pgan::services {
@@ -22,9 +23,10 @@ inline constexpr int kMaxRequestBytes = 4 << 20;
 
 class JobServiceImpl final : public pgan::v1::JobService::Service {
  public:
-  // Not owned; must outlive the service.
+  // Not owned; must outlive the service. `scheduler` may be null (no
+  // workers: cancelled jobs have no gang to stop).
   JobServiceImpl(StateStore* store, const TokenAuthenticator* auth,
-                 PathRoots roots);
+                 PathRoots roots, Scheduler* scheduler = nullptr);
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const pgan::v1::SubmitJobRequest* request,
@@ -54,6 +56,7 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   StateStore* store_;
   const TokenAuthenticator* auth_;
   const PathRoots roots_;
+  Scheduler* scheduler_;
 };
 
 // absl::Status and grpc::Status share their codes.

@@ -49,11 +49,12 @@ class CoordinatorCliTest : public ::testing::Test {
       freopen(log.c_str(), "a", stderr);
       const std::string state = dir_.file("state.db"),
                         tokens = dir_.file("tokens.txt"),
-                        data = dir_.file("data");
+                        data = dir_.file("data"),
+                        storage = dir_.file("storage");
       ::execl(PGAN_COORDINATOR, PGAN_COORDINATOR, "--listen", "127.0.0.1:0",
               "--port-file", port_file.c_str(), "--state", state.c_str(),
               "--tokens", tokens.c_str(), "--data-root", data.c_str(),
-              static_cast<char*>(nullptr));
+              "--storage", storage.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {

@@ -38,6 +38,7 @@ class JobServiceTest : public ::testing::Test {
     config_.tokens_path = tokens;
     config_.roots.data = {dir_.file("data")};
     config_.roots.output = {dir_.file("out")};
+    config_.storage_dir = dir_.file("storage");
     StartServer();
   }
 

@@ -1,0 +1,413 @@
+#include "services/scheduler.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
+namespace pgan::services {
+namespace {
+
+using pgan::v1::HeartbeatResponse;
+using pgan::v1::Job;
+using pgan::v1::JobState;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(t));
+}
+
+std::string NewWorkerId() {
+  static std::mutex mu;
+  static std::mt19937_64 engine{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrFormat("worker-%08x", static_cast<uint32_t>(engine()));
+}
+
+std::string Needs(const pgan::v1::Resources& r) {
+  return absl::StrCat(
+      r.workers(), " worker", r.workers() == 1 ? "" : "s", " with ",
+      r.gpus_per_worker() > 0 ? absl::StrCat(r.gpus_per_worker(), " GPU")
+                              : std::string("a CPU"),
+      r.cpu_slots_per_worker() > 0
+          ? absl::StrCat(" and ", r.cpu_slots_per_worker(), " cores")
+          : std::string());
+}
+
+}  // namespace
+
+Scheduler::Scheduler(StateStore* store, SchedulerOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+int Scheduler::idle_workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int idle = 0;
+  for (const auto& [id, w] : workers_) {
+    idle += !w.dead && w.job_id.empty() &&
+            w.pending != HeartbeatResponse::ACTION_ABORT;
+  }
+  return idle;
+}
+
+absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
+    const pgan::v1::RegisterWorkerRequest& request, absl::Time now) {
+  const pgan::v1::WorkerInfo& info = request.info();
+  if (info.host().empty() || info.host().size() > 255) {
+    return absl::InvalidArgumentError(
+        "info.host: expected 1 to 255 characters");
+  }
+  if (info.gpus() < 0 || info.gpus() > 64) {
+    return absl::InvalidArgumentError("info.gpus: expected 0 to 64");
+  }
+  if (info.cpu_slots() < 1 || info.cpu_slots() > 4096) {
+    return absl::InvalidArgumentError("info.cpu_slots: expected 1 to 4096");
+  }
+  if (request.worker_id().size() > 64) {
+    return absl::InvalidArgumentError("worker_id: at most 64 characters");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // A worker reconnecting (after its or the coordinator's restart) keeps
+  // its id; its job, if any, is re-adopted from its next heartbeat.
+  const std::string id =
+      request.worker_id().empty() ? NewWorkerId() : request.worker_id();
+  Worker& w = workers_[id];
+  w.id = id;
+  w.info = info;
+  w.last_seen = now;
+  w.dead = false;
+  pgan::v1::RegisterWorkerResponse response;
+  response.set_worker_id(id);
+  response.set_heartbeat_interval_ms(static_cast<int32_t>(
+      absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+  return response;
+}
+
+absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
+    const pgan::v1::HeartbeatRequest& request, absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(request.worker_id());
+  if (it == workers_.end() || it->second.dead) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", request.worker_id(),
+                     " is not registered (or was declared dead): "
+                     "register again"));
+  }
+  Worker& w = it->second;
+  w.last_seen = now;
+  HeartbeatResponse response;
+  if (w.job_id.empty() && !request.job_id().empty() &&
+      w.pending != HeartbeatResponse::ACTION_ABORT) {
+    // The coordinator restarted under a running gang: adopt the worker if
+    // its generation is the job's current one, else stop it.
+    absl::StatusOr<StoredJob> stored = store_->GetJob(request.job_id());
+    if (stored.ok() && stored->job.state() == pgan::v1::JOB_STATE_RUNNING &&
+        stored->job.generation() == request.generation()) {
+      w.job_id = request.job_id();
+      w.generation = request.generation();
+      Gang& gang = gangs_[w.job_id];
+      gang.generation = w.generation;
+      if (std::find(gang.members.begin(), gang.members.end(), w.id) ==
+          gang.members.end()) {
+        gang.members.push_back(w.id);
+      }
+    } else {
+      w.pending = HeartbeatResponse::ACTION_ABORT;
+      w.reason = absl::StrCat("job ", request.job_id(), " generation ",
+                              request.generation(), " is not running any more");
+    }
+  }
+  response.set_action(w.pending);
+  if (w.pending == HeartbeatResponse::ACTION_ASSIGN)
+    *response.mutable_assignment() = w.assignment;
+  response.set_reason(w.reason);
+  const bool freed = w.pending == HeartbeatResponse::ACTION_ABORT;
+  w.pending = HeartbeatResponse::ACTION_CONTINUE;
+  w.reason.clear();
+  // A worker that has just been told to abort is idle from now on.
+  if (freed) RETURN_IF_ERROR(ScheduleLocked(now));
+  return response;
+}
+
+absl::Status Scheduler::CheckMember(const std::string& worker_id,
+                                    const std::string& job_id,
+                                    int64_t generation) const {
+  auto w = workers_.find(worker_id);
+  auto g = gangs_.find(job_id);
+  if (w == workers_.end() || g == gangs_.end() || w->second.job_id != job_id ||
+      g->second.generation != generation || g->second.failed) {
+    return absl::AbortedError(
+        absl::StrCat("worker ", worker_id, " is not in generation ", generation,
+                     " of job ", job_id, " (a stale or ended gang)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pgan::v1::RendezvousResponse> Scheduler::Rendezvous(
+    const pgan::v1::RendezvousRequest& request) {
+  if (request.bootstrap().size() > 4096) {
+    return absl::InvalidArgumentError("bootstrap: at most 4096 bytes");
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(
+      CheckMember(request.worker_id(), request.job_id(), request.generation()));
+  gangs_[request.job_id()].bootstrap[request.worker_id()] = request.bootstrap();
+  rendezvous_cv_.notify_all();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        absl::ToChronoNanoseconds(options_.rendezvous_timeout);
+  while (true) {
+    RETURN_IF_ERROR(CheckMember(request.worker_id(), request.job_id(),
+                                request.generation()));
+    const Gang& gang = gangs_[request.job_id()];
+    if (gang.bootstrap.size() == gang.members.size()) break;
+    if (rendezvous_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("rendezvous of job ", request.job_id(), " generation ",
+                       request.generation(), ": ", gang.bootstrap.size(),
+                       " of ", gang.members.size(), " workers arrived"));
+    }
+  }
+  const Gang& gang = gangs_[request.job_id()];
+  pgan::v1::RendezvousResponse response;
+  response.set_world_size(static_cast<int32_t>(gang.members.size()));
+  response.set_generation(gang.generation);
+  for (size_t r = 0; r < gang.members.size(); ++r) {
+    if (gang.members[r] == request.worker_id())
+      response.set_rank(static_cast<int32_t>(r));
+    response.add_bootstrap(gang.bootstrap.at(gang.members[r]));
+  }
+  return response;
+}
+
+absl::Status Scheduler::ReportTick(const pgan::v1::ReportTickRequest& request) {
+  // Under the lock: a job's read-modify-write must not race a state change.
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(
+      CheckMember(request.worker_id(), request.job_id(), request.generation()));
+  RETURN_IF_ERROR(store_->RecordTick(request.job_id(), request.tick()));
+  ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(request.job_id()));
+  Job& job = stored.job;
+  *job.mutable_last_tick() = request.tick();
+  const double left = job.spec().training().kimg() - request.tick().kimg();
+  job.set_eta_seconds(std::max(0.0, left * request.tick().sec_per_kimg()));
+  return store_->UpdateJob(job);
+}
+
+absl::Status Scheduler::ReportSnapshot(
+    const pgan::v1::ReportSnapshotRequest& request) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(CheckMember(request.worker_id(), request.job_id(),
+                                request.generation()));
+  }
+  pgan::v1::Snapshot snapshot = request.snapshot();
+  snapshot.set_job_id(request.job_id());
+  return store_->RecordSnapshot(snapshot);
+}
+
+absl::Status Scheduler::ReportExit(const pgan::v1::ReportExitRequest& request,
+                                   absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!CheckMember(request.worker_id(), request.job_id(), request.generation())
+           .ok()) {
+    return absl::OkStatus();  // A stale gang's member: nothing to do.
+  }
+  if (request.exit_code() == 0) {
+    ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(request.job_id()));
+    stored.job.set_state(pgan::v1::JOB_STATE_SUCCEEDED);
+    *stored.job.mutable_finished() = ToProto(now);
+    RETURN_IF_ERROR(store_->UpdateJob(stored.job));
+    ReleaseGangLocked(request.job_id(), "");
+    return ScheduleLocked(now);
+  }
+  return FailGangLocked(
+      request.job_id(),
+      absl::StrCat("worker ", request.worker_id(), " exited with ",
+                   request.exit_code(), ": ", request.reason()),
+      request.retryable(), now);
+}
+
+void Scheduler::ReleaseGangLocked(const std::string& job_id,
+                                  const std::string& abort_reason) {
+  auto g = gangs_.find(job_id);
+  if (g == gangs_.end()) return;
+  for (const std::string& member : g->second.members) {
+    auto w = workers_.find(member);
+    if (w == workers_.end() || w->second.job_id != job_id) continue;
+    w->second.job_id.clear();
+    w->second.generation = 0;
+    if (!abort_reason.empty()) {
+      w->second.pending = HeartbeatResponse::ACTION_ABORT;
+      w->second.reason = abort_reason;
+    } else if (w->second.pending == HeartbeatResponse::ACTION_ASSIGN) {
+      w->second.pending = HeartbeatResponse::ACTION_CONTINUE;
+    }
+  }
+  g->second.failed = true;
+  gangs_.erase(g);
+  rendezvous_cv_.notify_all();
+}
+
+absl::Status Scheduler::FailGangLocked(const std::string& job_id,
+                                       const std::string& reason,
+                                       bool retryable, absl::Time now) {
+  ReleaseGangLocked(job_id, reason);
+  ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(job_id));
+  Job& job = stored.job;
+  if (job.state() == pgan::v1::JOB_STATE_CANCELLED) return ScheduleLocked(now);
+  const int budget = job.spec().has_max_restarts()
+                         ? job.spec().max_restarts()
+                         : options_.default_max_restarts;
+  if (!retryable || job.restarts() >= budget) {
+    job.set_state(pgan::v1::JOB_STATE_FAILED);
+    job.set_failure_reason(
+        retryable ? absl::StrCat("restart budget (", budget,
+                                 ") used up; last failure: ", reason)
+                  : reason);
+    *job.mutable_finished() = ToProto(now);
+  } else {
+    job.set_state(pgan::v1::JOB_STATE_RESTARTING);
+    job.set_restarts(job.restarts() + 1);
+    job.set_pending_reason(
+        absl::StrCat("restarting from the latest snapshot after: ", reason));
+  }
+  RETURN_IF_ERROR(store_->UpdateJob(job));
+  return ScheduleLocked(now);
+}
+
+absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id,
+                                      absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(job_id));
+  Job& job = stored.job;
+  if (job.state() == pgan::v1::JOB_STATE_SUCCEEDED ||
+      job.state() == pgan::v1::JOB_STATE_FAILED ||
+      job.state() == pgan::v1::JOB_STATE_CANCELLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " has already ended (",
+                     pgan::v1::JobState_Name(job.state()), ")"));
+  }
+  job.set_state(pgan::v1::JOB_STATE_CANCELLED);
+  job.clear_pending_reason();
+  *job.mutable_finished() = ToProto(now);
+  RETURN_IF_ERROR(store_->UpdateJob(job));
+  ReleaseGangLocked(job_id, "the job was cancelled");
+  RETURN_IF_ERROR(ScheduleLocked(now));
+  return job;
+}
+
+absl::Status Scheduler::Tick(absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, w] : workers_) {
+    if (w.dead || now - w.last_seen <= options_.heartbeat_timeout) continue;
+    w.dead = true;
+    if (!w.job_id.empty()) {
+      const std::string job_id = w.job_id;
+      RETURN_IF_ERROR(FailGangLocked(
+          job_id,
+          absl::StrCat(id, " on ", w.info.host(), " sent no heartbeat for ",
+                       absl::FormatDuration(now - w.last_seen)),
+          /*retryable=*/true, now));
+    }
+  }
+  return ScheduleLocked(now);
+}
+
+absl::Status Scheduler::Schedule(absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ScheduleLocked(now);
+}
+
+absl::Status Scheduler::ScheduleLocked(absl::Time now) {
+  JobQuery query;
+  query.states = {pgan::v1::JOB_STATE_QUEUED, pgan::v1::JOB_STATE_RESTARTING};
+  query.limit = 100000;
+  ASSIGN_OR_RETURN(std::vector<StoredJob> waiting, store_->ListJobs(query));
+  std::stable_sort(waiting.begin(), waiting.end(),
+                   [](const StoredJob& a, const StoredJob& b) {
+                     return a.job.spec().priority() > b.job.spec().priority();
+                   });
+  std::vector<Worker*> idle;
+  for (auto& [id, w] : workers_) {
+    if (!w.dead && w.job_id.empty() &&
+        w.pending != HeartbeatResponse::ACTION_ABORT) {
+      idle.push_back(&w);
+    }
+  }
+  std::string blocked_by;
+  for (StoredJob& stored : waiting) {
+    Job& job = stored.job;
+    const pgan::v1::Resources& r = job.spec().resources();
+    std::vector<Worker*> fit;
+    for (Worker* w : idle) {
+      if (w->info.gpus() >= r.gpus_per_worker() &&
+          (r.cpu_slots_per_worker() == 0 ||
+           w->info.cpu_slots() >= r.cpu_slots_per_worker())) {
+        fit.push_back(w);
+      }
+    }
+    std::string reason;
+    if (!blocked_by.empty()) {
+      reason = absl::StrCat("behind ", blocked_by,
+                            " (all or nothing, by priority then age)");
+    } else if (static_cast<int>(fit.size()) < r.workers()) {
+      reason = absl::StrCat("needs ", Needs(r), "; ", fit.size(), " of the ",
+                            idle.size(), " idle workers match");
+      blocked_by = job.id();
+    }
+    if (!reason.empty()) {
+      if (job.pending_reason() != reason &&
+          job.state() == pgan::v1::JOB_STATE_QUEUED) {
+        job.set_pending_reason(reason);
+        RETURN_IF_ERROR(store_->UpdateJob(job));
+      }
+      continue;
+    }
+    // Pack hosts: the hosts with the most matching workers first, so ranks
+    // of a host are contiguous and few hosts are used.
+    std::map<std::string, int> per_host;
+    for (Worker* w : fit) ++per_host[w->info.host()];
+    std::stable_sort(fit.begin(), fit.end(), [&](Worker* a, Worker* b) {
+      if (per_host[a->info.host()] != per_host[b->info.host()]) {
+        return per_host[a->info.host()] > per_host[b->info.host()];
+      }
+      return std::tie(a->info.host(), a->id) < std::tie(b->info.host(), b->id);
+    });
+    fit.resize(r.workers());
+    ASSIGN_OR_RETURN(std::vector<pgan::v1::Snapshot> snapshots,
+                     store_->Snapshots(job.id()));
+    job.set_generation(job.generation() + 1);
+    job.set_state(pgan::v1::JOB_STATE_RUNNING);
+    job.clear_pending_reason();
+    if (!job.has_started()) *job.mutable_started() = ToProto(now);
+    RETURN_IF_ERROR(store_->UpdateJob(job));
+    pgan::v1::Assignment assignment;
+    assignment.set_job_id(job.id());
+    assignment.set_generation(job.generation());
+    *assignment.mutable_spec() = job.spec();
+    assignment.set_world_size(r.workers());
+    assignment.set_run_dir(
+        job.spec().output_dir().empty()
+            ? absl::StrCat(options_.storage_dir, "/", job.id())
+            : absl::StrCat(job.spec().output_dir(), "/", job.id()));
+    if (!snapshots.empty())
+      assignment.set_resume_snapshot(snapshots.back().path());
+    Gang& gang = gangs_[job.id()];
+    gang = Gang{};
+    gang.generation = job.generation();
+    for (Worker* w : fit) {
+      w->job_id = job.id();
+      w->generation = job.generation();
+      w->pending = HeartbeatResponse::ACTION_ASSIGN;
+      w->assignment = assignment;
+      gang.members.push_back(w->id);
+      idle.erase(std::find(idle.begin(), idle.end(), w));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pgan::services

@@ -1,0 +1,112 @@
+// The coordinator's scheduler: the pool of registered workers, gang
+// scheduling of queued jobs onto them (all or nothing, by priority then
+// submission order, a gang's ranks packed host by host), rendezvous, and
+// failure handling. A worker that misses heartbeats for `heartbeat_timeout`
+// or reports a retryable failure ends its whole gang: every member is told
+// to abort, the generation goes up, and the job restarts from its latest
+// snapshot within its restart budget. Workers of an old generation are
+// refused. Jobs live in the StateStore; the pool and gang membership live
+// in memory and are rebuilt from heartbeats after a coordinator restart
+// (a worker reports the job and generation it runs). Thread-safe.
+#ifndef PGAN_SERVICES_SCHEDULER_H_
+#define PGAN_SERVICES_SCHEDULER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pgan/v1/worker.pb.h"
+#include "services/state_store.h"
+
+namespace pgan::services {
+
+struct SchedulerOptions {
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // Missing heartbeats this long ends the worker's gang. Default 10 s.
+  absl::Duration heartbeat_timeout = absl::Seconds(10);
+  // How long a Rendezvous call waits for the rest of its gang.
+  absl::Duration rendezvous_timeout = absl::Seconds(60);
+  // Where run directories go when a job names no output_dir.
+  std::string storage_dir;
+  // Restart budget for jobs that set none.
+  int default_max_restarts = 5;
+};
+
+class Scheduler {
+ public:
+  Scheduler(StateStore* store, SchedulerOptions options);
+
+  absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
+      const pgan::v1::RegisterWorkerRequest& request, absl::Time now);
+  absl::StatusOr<pgan::v1::HeartbeatResponse> Heartbeat(
+      const pgan::v1::HeartbeatRequest& request, absl::Time now);
+  // Blocks until every member of the generation has arrived (or the
+  // rendezvous timeout: DEADLINE_EXCEEDED; or the gang fails: ABORTED).
+  absl::StatusOr<pgan::v1::RendezvousResponse> Rendezvous(
+      const pgan::v1::RendezvousRequest& request);
+  absl::Status ReportTick(const pgan::v1::ReportTickRequest& request);
+  absl::Status ReportSnapshot(const pgan::v1::ReportSnapshotRequest& request);
+  absl::Status ReportExit(const pgan::v1::ReportExitRequest& request,
+                          absl::Time now);
+
+  // Ends the gangs of workers silent for longer than the timeout, then
+  // schedules. The coordinator calls it every second.
+  absl::Status Tick(absl::Time now);
+  // Assigns idle workers to queued jobs; records pending reasons.
+  absl::Status Schedule(absl::Time now);
+
+  // Cancels a job that has not ended (else FAILED_PRECONDITION); its gang is
+  // told to abort.
+  absl::StatusOr<pgan::v1::Job> Cancel(const std::string& job_id,
+                                       absl::Time now);
+
+  int idle_workers() const;
+
+ private:
+  struct Worker {
+    std::string id;
+    pgan::v1::WorkerInfo info;
+    absl::Time last_seen;
+    std::string job_id;  // Empty: idle.
+    int64_t generation = 0;
+    // Delivered with the next heartbeat.
+    pgan::v1::HeartbeatResponse::Action pending =
+        pgan::v1::HeartbeatResponse::ACTION_CONTINUE;
+    pgan::v1::Assignment assignment;
+    std::string reason;
+    bool dead = false;
+  };
+  struct Gang {
+    int64_t generation = 0;
+    std::vector<std::string> members;              // Worker ids in rank order.
+    std::map<std::string, std::string> bootstrap;  // Arrived: worker -> bytes.
+    bool failed = false;
+  };
+
+  // Under mu_.
+  absl::Status ScheduleLocked(absl::Time now);
+  absl::Status FailGangLocked(const std::string& job_id,
+                              const std::string& reason, bool retryable,
+                              absl::Time now);
+  void ReleaseGangLocked(const std::string& job_id,
+                         const std::string& abort_reason);
+  absl::Status CheckMember(const std::string& worker_id,
+                           const std::string& job_id, int64_t generation) const;
+
+  StateStore* store_;
+  const SchedulerOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable rendezvous_cv_;
+  std::map<std::string, Worker> workers_;
+  std::map<std::string, Gang> gangs_;  // By job id.
+  int64_t next_worker_ = 1;
+};
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_SCHEDULER_H_

@@ -1,0 +1,81 @@
+#include "services/worker_service.h"
+
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "services/job_service.h"
+
+namespace pgan::services {
+
+WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
+                                     const TokenAuthenticator* auth)
+    : scheduler_(scheduler), auth_(auth) {}
+
+absl::Status WorkerServiceImpl::CheckWorker(
+    grpc::ServerContext* context) const {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send \"authorization: Bearer <token>\"");
+  }
+  ASSIGN_OR_RETURN(Principal caller,
+                   auth_->Authenticate(absl::string_view(it->second.data(),
+                                                         it->second.size())));
+  if (caller.role != Principal::Role::kWorker) {
+    return absl::PermissionDeniedError("the worker API needs a worker token");
+  }
+  return absl::OkStatus();
+}
+
+#define PGAN_WORKER_RPC(call)                                              \
+  if (absl::Status ok = CheckWorker(context); !ok.ok()) return ToGrpc(ok); \
+  auto result = (call);                                                    \
+  if (!result.ok()) return ToGrpc(result.status());                        \
+  *response = std::move(*result);                                          \
+  return grpc::Status::OK
+
+#define PGAN_WORKER_REPORT(call)                                           \
+  if (absl::Status ok = CheckWorker(context); !ok.ok()) return ToGrpc(ok); \
+  return ToGrpc(call)
+
+grpc::Status WorkerServiceImpl::RegisterWorker(
+    grpc::ServerContext* context,
+    const pgan::v1::RegisterWorkerRequest* request,
+    pgan::v1::RegisterWorkerResponse* response) {
+  PGAN_WORKER_RPC(scheduler_->Register(*request, absl::Now()));
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(
+    grpc::ServerContext* context, const pgan::v1::HeartbeatRequest* request,
+    pgan::v1::HeartbeatResponse* response) {
+  PGAN_WORKER_RPC(scheduler_->Heartbeat(*request, absl::Now()));
+}
+
+grpc::Status WorkerServiceImpl::Rendezvous(
+    grpc::ServerContext* context, const pgan::v1::RendezvousRequest* request,
+    pgan::v1::RendezvousResponse* response) {
+  PGAN_WORKER_RPC(scheduler_->Rendezvous(*request));
+}
+
+grpc::Status WorkerServiceImpl::ReportTick(
+    grpc::ServerContext* context, const pgan::v1::ReportTickRequest* request,
+    pgan::v1::Ack*) {
+  PGAN_WORKER_REPORT(scheduler_->ReportTick(*request));
+}
+
+grpc::Status WorkerServiceImpl::ReportSnapshot(
+    grpc::ServerContext* context,
+    const pgan::v1::ReportSnapshotRequest* request, pgan::v1::Ack*) {
+  PGAN_WORKER_REPORT(scheduler_->ReportSnapshot(*request));
+}
+
+grpc::Status WorkerServiceImpl::ReportExit(
+    grpc::ServerContext* context, const pgan::v1::ReportExitRequest* request,
+    pgan::v1::Ack*) {
+  PGAN_WORKER_REPORT(scheduler_->ReportExit(*request, absl::Now()));
+}
+
+#undef PGAN_WORKER_RPC
+#undef PGAN_WORKER_REPORT
+
+}  // namespace pgan::services

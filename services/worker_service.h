@@ -1,0 +1,46 @@
+// pgan.v1.WorkerService over the Scheduler: worker-token callers only.
+// Thread-safe.
+#ifndef PGAN_SERVICES_WORKER_SERVICE_H_
+#define PGAN_SERVICES_WORKER_SERVICE_H_
+
+#include "pgan/v1/worker.grpc.pb.h"
+#include "services/auth.h"
+#include "services/scheduler.h"
+
+namespace pgan::services {
+
+class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
+ public:
+  // Not owned; must outlive the service.
+  WorkerServiceImpl(Scheduler* scheduler, const TokenAuthenticator* auth);
+
+  grpc::Status RegisterWorker(
+      grpc::ServerContext* context,
+      const pgan::v1::RegisterWorkerRequest* request,
+      pgan::v1::RegisterWorkerResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context,
+                         const pgan::v1::HeartbeatRequest* request,
+                         pgan::v1::HeartbeatResponse* response) override;
+  grpc::Status Rendezvous(grpc::ServerContext* context,
+                          const pgan::v1::RendezvousRequest* request,
+                          pgan::v1::RendezvousResponse* response) override;
+  grpc::Status ReportTick(grpc::ServerContext* context,
+                          const pgan::v1::ReportTickRequest* request,
+                          pgan::v1::Ack* response) override;
+  grpc::Status ReportSnapshot(grpc::ServerContext* context,
+                              const pgan::v1::ReportSnapshotRequest* request,
+                              pgan::v1::Ack* response) override;
+  grpc::Status ReportExit(grpc::ServerContext* context,
+                          const pgan::v1::ReportExitRequest* request,
+                          pgan::v1::Ack* response) override;
+
+ private:
+  absl::Status CheckWorker(grpc::ServerContext* context) const;
+
+  Scheduler* scheduler_;
+  const TokenAuthenticator* auth_;
+};
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_WORKER_SERVICE_H_

@@ -1,0 +1,265 @@
+// The scheduler with simulated workers and an explicit clock: gang
+// scheduling with reasons, assignment, rendezvous, heartbeat timeouts that
+// restart the whole gang at a new generation, stale workers refused,
+// restart budgets, priorities, success and cancellation.
+#include "services/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/common/test_dir.h"
+
+namespace pgan::services {
+namespace {
+
+using ::pgan::testing::TestDir;
+using pgan::v1::HeartbeatResponse;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = StateStore::Open(dir_.file("state.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    SchedulerOptions options;
+    options.storage_dir = "/runs";
+    options.heartbeat_timeout = absl::Seconds(10);
+    options.rendezvous_timeout = absl::Seconds(5);
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), options);
+  }
+
+  std::string Submit(const std::string& id, int workers, int priority = 0,
+                     int max_restarts = -1) {
+    pgan::v1::Job job;
+    job.set_id(id);
+    job.set_owner("alice");
+    job.set_state(pgan::v1::JOB_STATE_QUEUED);
+    job.mutable_spec()->mutable_resources()->set_workers(workers);
+    job.mutable_spec()->set_priority(priority);
+    if (max_restarts >= 0) job.mutable_spec()->set_max_restarts(max_restarts);
+    job.mutable_spec()->mutable_training()->set_kimg(10);
+    EXPECT_TRUE(store_->InsertJob(job).ok());
+    EXPECT_TRUE(scheduler_->Schedule(now_).ok());
+    return id;
+  }
+
+  std::string Register(const std::string& host) {
+    pgan::v1::RegisterWorkerRequest request;
+    request.mutable_info()->set_host(host);
+    request.mutable_info()->set_cpu_slots(2);
+    auto response = scheduler_->Register(request, now_);
+    EXPECT_TRUE(response.ok()) << response.status();
+    EXPECT_TRUE(scheduler_->Schedule(now_).ok());
+    return response->worker_id();
+  }
+
+  HeartbeatResponse Beat(const std::string& worker, const std::string& job = "",
+                         int64_t generation = 0) {
+    pgan::v1::HeartbeatRequest request;
+    request.set_worker_id(worker);
+    request.set_job_id(job);
+    request.set_generation(generation);
+    auto response = scheduler_->Heartbeat(request, now_);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : HeartbeatResponse();
+  }
+
+  pgan::v1::Job Job(const std::string& id) { return store_->GetJob(id)->job; }
+
+  TestDir dir_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  absl::Time now_ = absl::FromUnixSeconds(1000000);
+};
+
+TEST_F(SchedulerTest, AJobWaitsForItsWholeGangAndSaysWhy) {
+  const std::string job = Submit("j", 2);
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Job(job).pending_reason(),
+            "needs 2 workers with a CPU; 0 of the 0 idle workers match");
+  const std::string a = Register("host-a");
+  EXPECT_EQ(Job(job).pending_reason(),
+            "needs 2 workers with a CPU; 1 of the 1 idle workers match");
+  EXPECT_EQ(Beat(a).action(), HeartbeatResponse::ACTION_CONTINUE)
+      << "no partial gangs";
+
+  const std::string b = Register("host-b");
+  const pgan::v1::Job running = Job(job);
+  EXPECT_EQ(running.state(), pgan::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(running.generation(), 1);
+  for (const std::string& w : {a, b}) {
+    const HeartbeatResponse beat = Beat(w);
+    ASSERT_EQ(beat.action(), HeartbeatResponse::ACTION_ASSIGN);
+    EXPECT_EQ(beat.assignment().world_size(), 2);
+    EXPECT_EQ(beat.assignment().generation(), 1);
+    EXPECT_EQ(beat.assignment().run_dir(), "/runs/j");
+    EXPECT_EQ(beat.assignment().resume_snapshot(), "");
+    EXPECT_EQ(Beat(w, job, 1).action(), HeartbeatResponse::ACTION_CONTINUE);
+  }
+  EXPECT_EQ(scheduler_->idle_workers(), 0);
+}
+
+TEST_F(SchedulerTest, RendezvousGivesRanksAndEveryBootstrapInRankOrder) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  pgan::v1::RendezvousResponse ra, rb;
+  std::thread other([&] {
+    pgan::v1::RendezvousRequest request;
+    request.set_worker_id(b);
+    request.set_job_id(job);
+    request.set_generation(1);
+    request.set_bootstrap("B");
+    auto response = scheduler_->Rendezvous(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    rb = *response;
+  });
+  pgan::v1::RendezvousRequest request;
+  request.set_worker_id(a);
+  request.set_job_id(job);
+  request.set_generation(1);
+  request.set_bootstrap("A");
+  auto response = scheduler_->Rendezvous(request);
+  other.join();
+  ASSERT_TRUE(response.ok()) << response.status();
+  ra = *response;
+  EXPECT_EQ(ra.world_size(), 2);
+  EXPECT_NE(ra.rank(), rb.rank());
+  ASSERT_EQ(ra.bootstrap_size(), 2);
+  EXPECT_EQ(ra.bootstrap(ra.rank()), "A");
+  EXPECT_EQ(rb.bootstrap(rb.rank()), "B");
+
+  request.set_generation(7);  // Not this gang's generation.
+  EXPECT_EQ(scheduler_->Rendezvous(request).status().code(),
+            absl::StatusCode::kAborted);
+}
+
+TEST_F(SchedulerTest,
+       ASilentWorkerRestartsTheGangAtANewGenerationFromTheLatestSnapshot) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  Beat(a);
+  Beat(b);
+  pgan::v1::ReportSnapshotRequest snapshot;
+  snapshot.set_worker_id(a);
+  snapshot.set_job_id(job);
+  snapshot.set_generation(1);
+  snapshot.mutable_snapshot()->set_kimg(4);
+  snapshot.mutable_snapshot()->set_path("/runs/j/snapshot-000004.safetensors");
+  ASSERT_TRUE(scheduler_->ReportSnapshot(snapshot).ok());
+
+  now_ += absl::Seconds(6);
+  Beat(a, job, 1);  // b stays silent.
+  now_ += absl::Seconds(6);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  pgan::v1::Job restarting = Job(job);
+  EXPECT_EQ(restarting.state(), pgan::v1::JOB_STATE_RESTARTING);
+  EXPECT_EQ(restarting.restarts(), 1);
+  EXPECT_NE(
+      restarting.pending_reason().find(b + " on host-b sent no heartbeat"),
+      std::string::npos)
+      << restarting.pending_reason();
+  const HeartbeatResponse abort = Beat(a, job, 1);
+  EXPECT_EQ(abort.action(), HeartbeatResponse::ACTION_ABORT);
+  EXPECT_NE(abort.reason().find("no heartbeat"), std::string::npos)
+      << abort.reason();
+
+  // The old generation is refused; the dead worker must register again.
+  pgan::v1::ReportTickRequest tick;
+  tick.set_worker_id(a);
+  tick.set_job_id(job);
+  tick.set_generation(1);
+  EXPECT_EQ(scheduler_->ReportTick(tick).code(), absl::StatusCode::kAborted);
+  pgan::v1::HeartbeatRequest dead;
+  dead.set_worker_id(b);
+  EXPECT_EQ(scheduler_->Heartbeat(dead, now_).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // A new worker: generation 2 resumes from the snapshot.
+  const std::string c = Register("host-c");
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Job(job).generation(), 2);
+  for (const std::string& w : {a, c}) {
+    const HeartbeatResponse beat = Beat(w);
+    ASSERT_EQ(beat.action(), HeartbeatResponse::ACTION_ASSIGN) << w;
+    EXPECT_EQ(beat.assignment().generation(), 2);
+    EXPECT_EQ(beat.assignment().resume_snapshot(),
+              "/runs/j/snapshot-000004.safetensors");
+  }
+}
+
+TEST_F(SchedulerTest, FailuresThatRetryingCannotFixAndSpentBudgetsFailTheJob) {
+  const std::string job = Submit("j", 1);
+  const std::string a = Register("host-a");
+  pgan::v1::ReportExitRequest exit;
+  exit.set_worker_id(a);
+  exit.set_job_id(job);
+  exit.set_generation(1);
+  exit.set_exit_code(2);
+  exit.set_reason("data/x.zip: no such file");
+  exit.set_retryable(false);
+  ASSERT_TRUE(scheduler_->ReportExit(exit, now_).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_FAILED);
+  EXPECT_NE(Job(job).failure_reason().find("data/x.zip: no such file"),
+            std::string::npos);
+
+  const std::string budget = Submit("k", 1, 0, /*max_restarts=*/0);
+  EXPECT_EQ(Beat(a).action(),
+            HeartbeatResponse::ACTION_ABORT);  // Now idle again.
+  EXPECT_EQ(Beat(a).action(), HeartbeatResponse::ACTION_ASSIGN);
+  exit.set_job_id(budget);
+  exit.set_retryable(true);
+  ASSERT_TRUE(scheduler_->ReportExit(exit, now_).ok());
+  EXPECT_EQ(Job(budget).state(), pgan::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Job(budget).failure_reason().rfind("restart budget (0) used up", 0),
+            0u)
+      << Job(budget).failure_reason();
+}
+
+TEST_F(SchedulerTest, PriorityThenAgeAndSuccessFreesTheWorkers) {
+  const std::string low = Submit("low", 1, 0);
+  const std::string high = Submit("high", 1, 50);
+  const std::string a = Register("host-a");
+  EXPECT_EQ(Job(high).state(), pgan::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Job(low).state(), pgan::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Job(low).pending_reason(),
+            "needs 1 worker with a CPU; 0 of the 0 idle workers match");
+
+  pgan::v1::ReportExitRequest done;
+  done.set_worker_id(a);
+  done.set_job_id(high);
+  done.set_generation(1);
+  ASSERT_TRUE(scheduler_->ReportExit(done, now_).ok());
+  EXPECT_EQ(Job(high).state(), pgan::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Job(low).state(), pgan::v1::JOB_STATE_RUNNING)
+      << "the freed worker goes on";
+
+  auto cancelled = scheduler_->Cancel(low, now_);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state(), pgan::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Beat(a, low, 1).action(), HeartbeatResponse::ACTION_ABORT);
+  EXPECT_EQ(scheduler_->Cancel(low, now_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest,
+       AfterACoordinatorRestartRunningWorkersAreAdoptedAndStaleOnesStopped) {
+  const std::string job = Submit("j", 1);
+  const std::string a = Register("host-a");
+  Beat(a);
+  // A new scheduler over the same store: its memory is empty.
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), SchedulerOptions{});
+  pgan::v1::RegisterWorkerRequest again;
+  again.set_worker_id(a);
+  again.mutable_info()->set_host("host-a");
+  again.mutable_info()->set_cpu_slots(2);
+  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  EXPECT_EQ(Beat(a, job, 1).action(), HeartbeatResponse::ACTION_CONTINUE);
+  EXPECT_EQ(scheduler_->idle_workers(), 0) << "adopted into its running job";
+
+  const std::string stale = Register("host-b");
+  EXPECT_EQ(Beat(stale, job, 0).action(), HeartbeatResponse::ACTION_ABORT);
+}
+
+}  // namespace
+}  // namespace pgan::services
