@@ -2,8 +2,11 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <chrono>
+#include <fstream>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -19,6 +22,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+constexpr size_t kChunkBytes = 1 << 20;
+constexpr auto kWatchPoll = std::chrono::milliseconds(500);
 
 // 64 random bits as "job-<16 hex digits>".
 std::string NewJobId() {
@@ -209,6 +214,96 @@ grpc::Status JobServiceImpl::ListSnapshots(
   if (!snapshots.ok()) return ToGrpc(snapshots.status());
   for (pgan::v1::Snapshot& s : *snapshots)
     *response->add_snapshots() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::WatchJob(
+    grpc::ServerContext* context, const pgan::v1::WatchJobRequest* request,
+    grpc::ServerWriter<pgan::v1::JobEvent>* writer) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
+  if (!job.ok()) return ToGrpc(job.status());
+  pgan::v1::JobEvent first;
+  *first.mutable_job() = *job;
+  if (!writer->Write(first)) return grpc::Status::OK;
+  pgan::v1::JobState state = job->state();
+  int64_t tick = job->has_last_tick() ? job->last_tick().tick() : -1;
+  while (!Terminal(state) && !context->IsCancelled()) {
+    std::this_thread::sleep_for(kWatchPoll);
+    absl::StatusOr<StoredJob> now = store_->GetJob(request->id());
+    if (!now.ok()) return ToGrpc(now.status());
+    const pgan::v1::Job& current = now->job;
+    const int64_t current_tick =
+        current.has_last_tick() ? current.last_tick().tick() : -1;
+    if (current.state() == state && current_tick == tick) continue;
+    pgan::v1::JobEvent event;
+    *event.mutable_job() = current;
+    if (current_tick != tick) *event.mutable_tick() = current.last_tick();
+    if (!writer->Write(event)) break;
+    state = current.state();
+    tick = current_tick;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::DownloadSnapshot(
+    grpc::ServerContext* context,
+    const pgan::v1::DownloadSnapshotRequest* request,
+    grpc::ServerWriter<pgan::v1::DataChunk>* writer) {
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job =
+      VisibleJob(*caller, "job_id", request->job_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  absl::StatusOr<std::vector<pgan::v1::Snapshot>> snapshots =
+      store_->Snapshots(job->id());
+  if (!snapshots.ok()) return ToGrpc(snapshots.status());
+  const pgan::v1::Snapshot* chosen = nullptr;
+  const std::string which =
+      request->which().empty() ? "latest" : request->which();
+  for (const pgan::v1::Snapshot& s : *snapshots) {
+    if (which == "latest" ||
+        absl::StrFormat("%06d", static_cast<int64_t>(s.kimg())) == which) {
+      chosen = &s;  // Sorted by kimg: the last match is the latest.
+    }
+  }
+  if (chosen == nullptr) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat(
+        "job ", job->id(), " has no snapshot \"", which.substr(0, 32),
+        "\" (which: latest or the kimg of a snapshot, e.g. 000200)")));
+  }
+  // Workers report the paths: serve only files under the output roots.
+  absl::StatusOr<std::string> path =
+      ConfinePath("snapshot path", chosen->path(), roots_.output);
+  if (!path.ok()) {
+    return ToGrpc(absl::PermissionDeniedError(
+        absl::StrCat("snapshot ", chosen->kimg(), " kimg of job ", job->id(),
+                     " lies outside the coordinator's output roots")));
+  }
+  std::ifstream file(*path, std::ios::binary | std::ios::ate);
+  if (!file) {
+    return ToGrpc(absl::NotFoundError(
+        absl::StrCat("the file of snapshot ", chosen->kimg(), " kimg of job ",
+                     job->id(), " is gone from the coordinator's storage")));
+  }
+  const int64_t total = static_cast<int64_t>(file.tellg());
+  file.seekg(0);
+  std::string buffer(kChunkBytes, '\0');
+  int64_t offset = 0;
+  while (offset < total && !context->IsCancelled()) {
+    const int64_t n = std::min<int64_t>(kChunkBytes, total - offset);
+    if (!file.read(buffer.data(), n)) {
+      return ToGrpc(absl::DataLossError(absl::StrCat(
+          "reading snapshot ", chosen->kimg(), " kimg of job ", job->id())));
+    }
+    pgan::v1::DataChunk chunk;
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    chunk.set_offset(offset);
+    chunk.set_total_size(total);
+    if (!writer->Write(chunk)) break;
+    offset += n;
+  }
   return grpc::Status::OK;
 }
 

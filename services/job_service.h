@@ -44,6 +44,16 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
       grpc::ServerContext* context,
       const pgan::v1::ListSnapshotsRequest* request,
       pgan::v1::ListSnapshotsResponse* response) override;
+  // The job as it is, then every change of state or new tick (polled from
+  // the store twice a second), until the job ends or the client leaves.
+  grpc::Status WatchJob(
+      grpc::ServerContext* context, const pgan::v1::WatchJobRequest* request,
+      grpc::ServerWriter<pgan::v1::JobEvent>* writer) override;
+  // A recorded snapshot's file in 1 MiB chunks.
+  grpc::Status DownloadSnapshot(
+      grpc::ServerContext* context,
+      const pgan::v1::DownloadSnapshotRequest* request,
+      grpc::ServerWriter<pgan::v1::DataChunk>* writer) override;
 
  private:
   absl::StatusOr<Principal> Caller(grpc::ServerContext* context) const;

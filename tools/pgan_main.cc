@@ -266,10 +266,21 @@ int main(int argc, char** argv) {
   CLI::App* jobs_cmd = app.add_subcommand("jobs", "List your jobs");
   jobs_cmd->add_flag("--all", all_jobs, "Also finished jobs");
   add_service_flags(jobs_cmd);
+  std::string snapshot_which = "latest", download_path;
+  CLI::App* download_cmd =
+      app.add_subcommand("download", "Download a job's snapshot");
+  download_cmd->add_option("id", job_id, "Job id")->required();
+  download_cmd->add_option("--snapshot", snapshot_which,
+                           "latest, or the snapshot's kimg (e.g. 000200)")
+      ->capture_default_str();
+  download_cmd->add_option("-o,--out", download_path, "File to write")->required();
+  add_service_flags(download_cmd);
+  CLI::App* watch_cmd =
+      app.add_subcommand("watch", "Follow a job's progress until it ends");
   CLI::App* status_cmd = app.add_subcommand("status", "Show a job");
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
   CLI::App* snapshots_cmd = app.add_subcommand("snapshots", "List a job's snapshots");
-  for (CLI::App* cmd : {status_cmd, cancel_cmd, snapshots_cmd}) {
+  for (CLI::App* cmd : {status_cmd, cancel_cmd, snapshots_cmd, watch_cmd}) {
     cmd->add_option("id", job_id, "Job id")->required();
     add_service_flags(cmd);
   }
@@ -321,6 +332,11 @@ int main(int argc, char** argv) {
     status = pgan::tools::RunCancel(service, job_id, std::cout);
   } else if (snapshots_cmd->parsed()) {
     status = pgan::tools::RunSnapshots(service, job_id, std::cout);
+  } else if (watch_cmd->parsed()) {
+    status = pgan::tools::RunWatch(service, job_id, std::cout);
+  } else if (download_cmd->parsed()) {
+    status = pgan::tools::RunDownload(service, job_id, snapshot_which,
+                                      download_path, std::cout);
   }
 #endif
   if (!status.ok()) {

@@ -198,4 +198,87 @@ absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
   return absl::OkStatus();
 }
 
+absl::Status RunWatch(const ServiceOptions& service, const std::string& id,
+                      std::ostream& out) {
+  ASSIGN_OR_RETURN(Connection c, Connect(service));
+  pgan::v1::WatchJobRequest request;
+  request.set_id(id);
+  grpc::ClientContext context;  // No deadline: jobs run for days.
+  context.AddMetadata("authorization", "Bearer " + c.token);
+  auto reader = c.stub->WatchJob(&context, request);
+  pgan::v1::JobEvent event;
+  pgan::v1::Job last;
+  while (reader->Read(&event)) {
+    if (event.job().state() != last.state() || last.id().empty()) {
+      out << id << " " << StateName(event.job().state());
+      if (!event.job().pending_reason().empty()) {
+        out << ": " << event.job().pending_reason();
+      }
+      out << std::endl;
+    }
+    if (event.has_tick()) {
+      const pgan::v1::TickRecord& t = event.tick();
+      out << absl::StrFormat(
+                 "tick %-5d kimg %8.2f / %.2f  sec/kimg %7.2f  eta %6.0fs  "
+                 "loss G "
+                 "%7.4f D %7.4f",
+                 t.tick(), t.kimg(), event.job().spec().training().kimg(),
+                 t.sec_per_kimg(), event.job().eta_seconds(), t.loss_g(),
+                 t.loss_d())
+          << std::endl;
+    }
+    last = event.job();
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) return c.Error(status);
+  switch (last.state()) {
+    case pgan::v1::JOB_STATE_SUCCEEDED:
+      return absl::OkStatus();
+    case pgan::v1::JOB_STATE_FAILED:
+      return absl::AbortedError(
+          absl::StrCat("job ", id, " failed: ", last.failure_reason()));
+    case pgan::v1::JOB_STATE_CANCELLED:
+      return absl::CancelledError(absl::StrCat("job ", id, " was cancelled"));
+    default:
+      return absl::UnavailableError("the coordinator ended the watch early");
+  }
+}
+
+absl::Status RunDownload(const ServiceOptions& service, const std::string& id,
+                         const std::string& which, const std::string& path,
+                         std::ostream& out) {
+  ASSIGN_OR_RETURN(Connection c, Connect(service));
+  pgan::v1::DownloadSnapshotRequest request;
+  request.set_job_id(id);
+  request.set_which(which);
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + c.token);
+  auto reader = c.stub->DownloadSnapshot(&context, request);
+  int64_t received = 0, total = 0;
+  // Written to a temporary file and renamed only when complete.
+  absl::Status written = WriteFileAtomically(path, [&](int fd) -> absl::Status {
+    pgan::v1::DataChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() != received) {
+        return absl::DataLossError(
+            "the coordinator sent the snapshot out of order");
+      }
+      RETURN_IF_ERROR(
+          WriteAll(fd, chunk.data().data(), chunk.data().size(), path));
+      received += static_cast<int64_t>(chunk.data().size());
+      total = chunk.total_size();
+    }
+    const grpc::Status status = reader->Finish();
+    if (!status.ok()) return c.Error(status);
+    if (received != total) {
+      return absl::DataLossError(
+          absl::StrCat("received ", received, " of ", total, " bytes"));
+    }
+    return absl::OkStatus();
+  });
+  RETURN_IF_ERROR(written);
+  out << "wrote " << path << " (" << received << " bytes)\n";
+  return absl::OkStatus();
+}
+
 }  // namespace pgan::tools

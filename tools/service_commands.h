@@ -30,6 +30,15 @@ absl::Status RunStatus(const ServiceOptions& service, const std::string& id,
                        std::ostream& out);
 absl::Status RunCancel(const ServiceOptions& service, const std::string& id,
                        std::ostream& out);
+// Follows a job until it ends: a line per state change and per tick. OK if
+// it succeeded; otherwise an error with its end.
+absl::Status RunWatch(const ServiceOptions& service, const std::string& id,
+                      std::ostream& out);
+// Writes snapshot `which` ("latest" or its kimg, e.g. 000200) of job `id` to
+// `path`, atomically.
+absl::Status RunDownload(const ServiceOptions& service, const std::string& id,
+                         const std::string& which, const std::string& path,
+                         std::ostream& out);
 absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
                           std::ostream& out);
 

@@ -128,9 +128,29 @@ TEST_F(CoordinatorCliTest, SubmitListCancelAcrossACoordinatorKill) {
   EXPECT_NE(status.output.find("fastgan_lite 32px, batch 8"), std::string::npos)
       << status.output;
 
+  // `pgan watch` follows the job until it ends; cancelling ends it.
+  testing::CommandResult watched;
+  std::thread watcher([&] { watched = Pgan("watch " + id); });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   auto cancelled = Pgan("cancel " + id);
   ASSERT_EQ(cancelled.exit_code, 0) << cancelled.output;
   EXPECT_EQ(cancelled.output, id + " cancelled\n");
+  watcher.join();
+  EXPECT_EQ(watched.exit_code, 1) << watched.output;
+  EXPECT_NE(watched.output.find(id + " queued"), std::string::npos)
+      << watched.output;
+  EXPECT_NE(watched.output.find(id + " cancelled"), std::string::npos)
+      << watched.output;
+  EXPECT_NE(watched.output.find("was cancelled"), std::string::npos)
+      << watched.output;
+
+  auto download =
+      Pgan("download " + id + " -o " + dir_.file("net.safetensors"));
+  EXPECT_EQ(download.exit_code, 2) << download.output;
+  EXPECT_NE(download.output.find("has no snapshot"), std::string::npos)
+      << download.output;
+  EXPECT_FALSE(fs::exists(dir_.file("net.safetensors")))
+      << "nothing half-written";
   EXPECT_EQ(Pgan("jobs").output.find(id), std::string::npos)
       << "finished jobs need --all";
   EXPECT_NE(Pgan("jobs --all").output.find(id), std::string::npos);

@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/file_util.h"
 #include "pgan/v1/job.grpc.pb.h"
+#include "pgan/v1/worker.grpc.pb.h"
 #include "services/auth.h"
 #include "services/coordinator.h"
 #include "tests/common/test_dir.h"
@@ -230,6 +232,100 @@ TEST_F(JobServiceTest, StartupErrorsNameTheFile) {
   config.roots.data.clear();
   EXPECT_EQ(Coordinator::Start(config).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobServiceTest, WatchStreamsTheJobUntilItEnds) {
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  std::vector<pgan::v1::JobState> seen;
+  std::thread watcher([&] {
+    pgan::v1::WatchJobRequest request;
+    request.set_id(job.id());
+    auto context = As("alice-token");
+    auto reader = stub_->WatchJob(context.get(), request);
+    pgan::v1::JobEvent event;
+    while (reader->Read(&event)) seen.push_back(event.job().state());
+    EXPECT_TRUE(reader->Finish().ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pgan::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  pgan::v1::Job cancelled;
+  ASSERT_TRUE(
+      stub_->CancelJob(As("alice-token").get(), cancel, &cancelled).ok());
+  watcher.join();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], pgan::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(seen[1], pgan::v1::JOB_STATE_CANCELLED);
+}
+
+// A worker runs the job and reports a snapshot; its owner downloads it.
+TEST_F(JobServiceTest, SnapshotsDownloadInChunksAndOnlyFromTheOutputRoots) {
+  auto workers = pgan::v1::WorkerService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                          grpc::InsecureChannelCredentials()));
+  pgan::v1::RegisterWorkerRequest reg;
+  reg.mutable_info()->set_host("localhost");
+  reg.mutable_info()->set_cpu_slots(2);
+  pgan::v1::RegisterWorkerResponse registered;
+  // Users cannot pose as workers.
+  EXPECT_EQ(workers->RegisterWorker(As("alice-token").get(), reg, &registered)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(
+      workers->RegisterWorker(As("worker-token").get(), reg, &registered).ok());
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_resources()->set_workers(1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", spec, &job).ok());
+  EXPECT_EQ(job.state(), pgan::v1::JOB_STATE_RUNNING);
+
+  const std::string file =
+      dir_.file("storage") + "/snapshot-000004.safetensors";
+  fs::create_directories(dir_.file("storage"));
+  std::string contents((5 << 19) + 123, '\0');  // 2.5 MiB and a bit.
+  for (size_t i = 0; i < contents.size(); ++i)
+    contents[i] = static_cast<char>(i * 7);
+  ASSERT_TRUE(WriteFileAtomically(file, contents).ok());
+  for (const std::string& path : {file, std::string("/etc/hostname")}) {
+    pgan::v1::ReportSnapshotRequest report;
+    report.set_worker_id(registered.worker_id());
+    report.set_job_id(job.id());
+    report.set_generation(1);
+    report.mutable_snapshot()->set_kimg(path == file ? 4 : 8);
+    report.mutable_snapshot()->set_path(path);
+    pgan::v1::Ack ack;
+    ASSERT_TRUE(
+        workers->ReportSnapshot(As("worker-token").get(), report, &ack).ok());
+  }
+
+  const auto download = [&](const std::string& which, std::string* out,
+                            int* chunks) {
+    pgan::v1::DownloadSnapshotRequest request;
+    request.set_job_id(job.id());
+    request.set_which(which);
+    auto context = As("alice-token");
+    auto reader = stub_->DownloadSnapshot(context.get(), request);
+    pgan::v1::DataChunk chunk;
+    while (reader->Read(&chunk)) {
+      EXPECT_EQ(chunk.offset(), static_cast<int64_t>(out->size()));
+      out->append(chunk.data());
+      ++*chunks;
+    }
+    return reader->Finish();
+  };
+  std::string got;
+  int chunks = 0;
+  ASSERT_TRUE(download("000004", &got, &chunks).ok());
+  EXPECT_EQ(chunks, 3);
+  EXPECT_TRUE(got == contents);
+  got.clear();
+  const grpc::Status outside = download("latest", &got, &chunks);
+  EXPECT_EQ(outside.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << outside.error_message();
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(download("000100", &got, &chunks).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace
