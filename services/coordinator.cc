@@ -46,10 +46,25 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   c->scheduler_ = std::make_unique<Scheduler>(c->store_.get(), scheduling);
   PathRoots roots = config.roots;
   roots.output.push_back(config.storage_dir);
-  c->jobs_ = std::make_unique<JobServiceImpl>(c->store_.get(), c->auth_.get(),
-                                              roots, c->scheduler_.get());
-  c->workers_ =
-      std::make_unique<WorkerServiceImpl>(c->scheduler_.get(), c->auth_.get());
+  c->metrics_ = std::make_shared<CoordinatorMetrics>(c->store_.get(),
+                                                     c->scheduler_.get());
+  c->jobs_ =
+      std::make_unique<JobServiceImpl>(c->store_.get(), c->auth_.get(), roots,
+                                       c->scheduler_.get(), c->metrics_.get());
+  c->workers_ = std::make_unique<WorkerServiceImpl>(
+      c->scheduler_.get(), c->auth_.get(), c->metrics_.get());
+  if (!config.metrics_listen.empty()) {
+    try {
+      c->exposer_ =
+          std::make_unique<prometheus::Exposer>(config.metrics_listen);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot serve /metrics on ", config.metrics_listen, ": ", e.what()));
+    }
+    c->exposer_->RegisterCollectable(c->metrics_);
+    const std::vector<int> ports = c->exposer_->GetListeningPorts();
+    c->metrics_port_ = ports.empty() ? 0 : ports.front();
+  }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &c->port_);

@@ -6,6 +6,7 @@
 #define PGAN_SERVICES_COORDINATOR_H_
 
 #include <grpcpp/server.h>
+#include <prometheus/exposer.h>
 
 #include <condition_variable>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "services/auth.h"
 #include "services/job_service.h"
 #include "services/job_spec_validation.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 #include "services/state_store.h"
 #include "services/worker_service.h"
@@ -38,6 +40,9 @@ struct CoordinatorConfig {
   std::string storage_dir;
   // Timing of the pool (heartbeats, timeouts, rendezvous).
   SchedulerOptions scheduling;
+  // host:port of the Prometheus /metrics endpoint (port 0: any free one);
+  // empty: none.
+  std::string metrics_listen;
 
   absl::Status Validate() const;
 };
@@ -51,6 +56,8 @@ class Coordinator {
   ~Coordinator();
 
   int port() const { return port_; }
+  // The /metrics port, 0 without one.
+  int metrics_port() const { return metrics_port_; }
   // Blocks until Shutdown() (from another thread or a signal handler's
   // thread).
   void Wait();
@@ -62,6 +69,9 @@ class Coordinator {
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::shared_ptr<CoordinatorMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int metrics_port_ = 0;
   std::unique_ptr<JobServiceImpl> jobs_;
   std::unique_ptr<WorkerServiceImpl> workers_;
   std::unique_ptr<grpc::Server> server_;

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
          "--heartbeat-timeout", heartbeat_timeout_s,
          "Seconds without a heartbeat before a worker's gang is restarted")
       ->capture_default_str();
+  config.metrics_listen = "127.0.0.1:9470";
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "host:port of the Prometheus /metrics endpoint (empty: none)")
+      ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "Write the port served on to this file");
   CLI11_PARSE(app, argc, argv);
@@ -71,8 +75,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::cout << "pgan-coordinator: serving on port " << (*coordinator)->port()
-            << std::endl;
+  std::cout << "pgan-coordinator: serving on port " << (*coordinator)->port();
+  if ((*coordinator)->metrics_port() != 0) {
+    std::cout << ", /metrics on port " << (*coordinator)->metrics_port();
+  }
+  std::cout << std::endl;
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&signals, &signal);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "services/metrics.h"
 
 namespace pgan::services {
 namespace {
@@ -57,11 +58,13 @@ grpc::Status ToGrpc(const absl::Status& status) {
 
 JobServiceImpl::JobServiceImpl(StateStore* store,
                                const TokenAuthenticator* auth, PathRoots roots,
-                               Scheduler* scheduler)
+                               Scheduler* scheduler,
+                               CoordinatorMetrics* metrics)
     : store_(store),
       auth_(auth),
       roots_(std::move(roots)),
-      scheduler_(scheduler) {}
+      scheduler_(scheduler),
+      metrics_(metrics) {}
 
 absl::StatusOr<Principal> JobServiceImpl::Caller(
     grpc::ServerContext* context) const {
@@ -97,6 +100,7 @@ absl::StatusOr<pgan::v1::Job> JobServiceImpl::VisibleJob(
 grpc::Status JobServiceImpl::SubmitJob(
     grpc::ServerContext* context, const pgan::v1::SubmitJobRequest* request,
     pgan::v1::Job* response) {
+  RpcTimer timer(metrics_, "SubmitJob");
   absl::StatusOr<Principal> caller = Caller(context);
   if (!caller.ok()) return ToGrpc(caller.status());
   if (!request->has_spec())
@@ -134,6 +138,7 @@ grpc::Status JobServiceImpl::SubmitJob(
 grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
                                     const pgan::v1::GetJobRequest* request,
                                     pgan::v1::Job* response) {
+  RpcTimer timer(metrics_, "GetJob");
   absl::StatusOr<Principal> caller = Caller(context);
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
@@ -145,6 +150,7 @@ grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
                                       const pgan::v1::ListJobsRequest* request,
                                       pgan::v1::ListJobsResponse* response) {
+  RpcTimer timer(metrics_, "ListJobs");
   absl::StatusOr<Principal> caller = Caller(context);
   if (!caller.ok()) return ToGrpc(caller.status());
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
@@ -177,6 +183,7 @@ grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::CancelJob(
     grpc::ServerContext* context, const pgan::v1::CancelJobRequest* request,
     pgan::v1::Job* response) {
+  RpcTimer timer(metrics_, "CancelJob");
   absl::StatusOr<Principal> caller = Caller(context);
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
@@ -204,6 +211,7 @@ grpc::Status JobServiceImpl::CancelJob(
 grpc::Status JobServiceImpl::ListSnapshots(
     grpc::ServerContext* context, const pgan::v1::ListSnapshotsRequest* request,
     pgan::v1::ListSnapshotsResponse* response) {
+  RpcTimer timer(metrics_, "ListSnapshots");
   absl::StatusOr<Principal> caller = Caller(context);
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<pgan::v1::Job> job =

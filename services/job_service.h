@@ -13,6 +13,7 @@
 #include "pgan/v1/job.grpc.pb.h"
 #include "services/auth.h"
 #include "services/job_spec_validation.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 #include "services/state_store.h"
 
@@ -26,7 +27,8 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   // Not owned; must outlive the service. `scheduler` may be null (no
   // workers: cancelled jobs have no gang to stop).
   JobServiceImpl(StateStore* store, const TokenAuthenticator* auth,
-                 PathRoots roots, Scheduler* scheduler = nullptr);
+                 PathRoots roots, Scheduler* scheduler = nullptr,
+                 CoordinatorMetrics* metrics = nullptr);
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const pgan::v1::SubmitJobRequest* request,
@@ -67,6 +69,7 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   const TokenAuthenticator* auth_;
   const PathRoots roots_;
   Scheduler* scheduler_;
+  CoordinatorMetrics* metrics_;
 };
 
 // absl::Status and grpc::Status share their codes.

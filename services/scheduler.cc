@@ -53,6 +53,22 @@ int Scheduler::idle_workers() const {
   return idle;
 }
 
+Scheduler::WorkerCounts Scheduler::worker_counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  WorkerCounts counts;
+  for (const auto& [id, w] : workers_) {
+    if (w.dead) {
+      ++counts.dead;
+    } else if (w.job_id.empty() &&
+               w.pending != HeartbeatResponse::ACTION_ABORT) {
+      ++counts.idle;
+    } else {
+      ++counts.busy;
+    }
+  }
+  return counts;
+}
+
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
     const pgan::v1::RegisterWorkerRequest& request, absl::Time now) {
   const pgan::v1::WorkerInfo& info = request.info();

@@ -66,6 +66,10 @@ class Scheduler {
                                        absl::Time now);
 
   int idle_workers() const;
+  struct WorkerCounts {
+    int idle = 0, busy = 0, dead = 0;
+  };
+  WorkerCounts worker_counts() const;
 
  private:
   struct Worker {

@@ -3,12 +3,14 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "services/job_service.h"
+#include "services/metrics.h"
 
 namespace pgan::services {
 
 WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
-                                     const TokenAuthenticator* auth)
-    : scheduler_(scheduler), auth_(auth) {}
+                                     const TokenAuthenticator* auth,
+                                     CoordinatorMetrics* metrics)
+    : scheduler_(scheduler), auth_(auth), metrics_(metrics) {}
 
 absl::Status WorkerServiceImpl::CheckWorker(
     grpc::ServerContext* context) const {
@@ -42,12 +44,14 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
     grpc::ServerContext* context,
     const pgan::v1::RegisterWorkerRequest* request,
     pgan::v1::RegisterWorkerResponse* response) {
+  RpcTimer timer(metrics_, "RegisterWorker");
   PGAN_WORKER_RPC(scheduler_->Register(*request, absl::Now()));
 }
 
 grpc::Status WorkerServiceImpl::Heartbeat(
     grpc::ServerContext* context, const pgan::v1::HeartbeatRequest* request,
     pgan::v1::HeartbeatResponse* response) {
+  RpcTimer timer(metrics_, "Heartbeat");
   PGAN_WORKER_RPC(scheduler_->Heartbeat(*request, absl::Now()));
 }
 
@@ -60,18 +64,21 @@ grpc::Status WorkerServiceImpl::Rendezvous(
 grpc::Status WorkerServiceImpl::ReportTick(
     grpc::ServerContext* context, const pgan::v1::ReportTickRequest* request,
     pgan::v1::Ack*) {
+  RpcTimer timer(metrics_, "ReportTick");
   PGAN_WORKER_REPORT(scheduler_->ReportTick(*request));
 }
 
 grpc::Status WorkerServiceImpl::ReportSnapshot(
     grpc::ServerContext* context,
     const pgan::v1::ReportSnapshotRequest* request, pgan::v1::Ack*) {
+  RpcTimer timer(metrics_, "ReportSnapshot");
   PGAN_WORKER_REPORT(scheduler_->ReportSnapshot(*request));
 }
 
 grpc::Status WorkerServiceImpl::ReportExit(
     grpc::ServerContext* context, const pgan::v1::ReportExitRequest* request,
     pgan::v1::Ack*) {
+  RpcTimer timer(metrics_, "ReportExit");
   PGAN_WORKER_REPORT(scheduler_->ReportExit(*request, absl::Now()));
 }
 

@@ -5,6 +5,7 @@
 
 #include "pgan/v1/worker.grpc.pb.h"
 #include "services/auth.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 
 namespace pgan::services {
@@ -12,7 +13,8 @@ namespace pgan::services {
 class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
  public:
   // Not owned; must outlive the service.
-  WorkerServiceImpl(Scheduler* scheduler, const TokenAuthenticator* auth);
+  WorkerServiceImpl(Scheduler* scheduler, const TokenAuthenticator* auth,
+                    CoordinatorMetrics* metrics = nullptr);
 
   grpc::Status RegisterWorker(
       grpc::ServerContext* context,
@@ -39,6 +41,7 @@ class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
 
   Scheduler* scheduler_;
   const TokenAuthenticator* auth_;
+  CoordinatorMetrics* metrics_;
 };
 
 }  // namespace pgan::services

@@ -54,7 +54,8 @@ class CoordinatorCliTest : public ::testing::Test {
       ::execl(PGAN_COORDINATOR, PGAN_COORDINATOR, "--listen", "127.0.0.1:0",
               "--port-file", port_file.c_str(), "--state", state.c_str(),
               "--tokens", tokens.c_str(), "--data-root", data.c_str(),
-              "--storage", storage.c_str(), static_cast<char*>(nullptr));
+              "--storage", storage.c_str(), "--metrics-listen", "127.0.0.1:0",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {

@@ -1,9 +1,13 @@
 // JobService over real gRPC on loopback (an in-process coordinator on
 // 127.0.0.1, port 0): authentication, validation, ownership, cancel,
 // pagination, oversized requests, and state that outlives the server.
+#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -326,6 +330,52 @@ TEST_F(JobServiceTest, SnapshotsDownloadInChunksAndOnlyFromTheOutputRoots) {
   EXPECT_TRUE(got.empty());
   EXPECT_EQ(download("000100", &got, &chunks).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// GET http://127.0.0.1:port/metrics with a plain socket; the body.
+std::string Scrape(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
+    ::close(fd);
+    return "";
+  }
+  const std::string request =
+      "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)::write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
+    response.append(buffer, n);
+  ::close(fd);
+  return response;
+}
+
+TEST_F(JobServiceTest, MetricsCountJobsWorkersAndCalls) {
+  coordinator_.reset();
+  config_.metrics_listen = "127.0.0.1:0";
+  StartServer();
+  ASSERT_GT(coordinator_->metrics_port(), 0);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  pgan::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(stub_->CancelJob(As("alice-token").get(), cancel, &job).ok());
+  const std::string text = Scrape(coordinator_->metrics_port());
+  for (const char* line :
+       {"pgan_jobs{state=\"queued\"} 1", "pgan_jobs{state=\"cancelled\"} 1",
+        "pgan_jobs{state=\"running\"} 0", "pgan_workers{state=\"idle\"} 0",
+        "pgan_rpc_duration_seconds_count{method=\"SubmitJob\"} 2",
+        "pgan_rpc_duration_seconds_count{method=\"CancelJob\"} 1",
+        "# TYPE pgan_job_restarts_total counter"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+#include "services/metrics.h"
+
+#include <map>
+
+#include "absl/strings/ascii.h"
+
+namespace pgan::services {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(const std::string& name, const std::string& help,
+                    MetricType type) {
+  MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = type;
+  return family;
+}
+
+void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels,
+         double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+std::string StateLabel(pgan::v1::JobState state) {
+  std::string name = pgan::v1::JobState_Name(state);
+  return absl::AsciiStrToLower(name.substr(std::string("JOB_STATE_").size()));
+}
+
+}  // namespace
+
+CoordinatorMetrics::CoordinatorMetrics(StateStore* store, Scheduler* scheduler)
+    : store_(store),
+      scheduler_(scheduler),
+      registry_(std::make_shared<prometheus::Registry>()),
+      rpc_(&prometheus::BuildHistogram()
+                .Name("pgan_rpc_duration_seconds")
+                .Help("Time to serve a gRPC call, by method")
+                .Register(*registry_)) {}
+
+void CoordinatorMetrics::ObserveRpc(const std::string& method, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 30};
+  rpc_->Add({{"method", method}}, kBuckets).Observe(seconds);
+}
+
+std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
+  MetricFamily jobs = Family("pgan_jobs", "Jobs by state", MetricType::Gauge);
+  MetricFamily kimg =
+      Family("pgan_job_kimg", "Training progress of a running job, kimg",
+             MetricType::Gauge);
+  MetricFamily speed = Family("pgan_job_seconds_per_kimg",
+                              "Seconds per kimg of a running job's last tick",
+                              MetricType::Gauge);
+  MetricFamily loss = Family(
+      "pgan_job_loss", "Loss of a running job's last tick", MetricType::Gauge);
+  MetricFamily sign = Family(
+      "pgan_job_d_sign", "Mean sign of D's logits in a running job's last tick",
+      MetricType::Gauge);
+  MetricFamily restarts =
+      Family("pgan_job_restarts_total", "Restarts of a job after failures",
+             MetricType::Counter);
+  std::map<pgan::v1::JobState, int> by_state;
+  for (int s = pgan::v1::JOB_STATE_QUEUED; s <= pgan::v1::JOB_STATE_CANCELLED;
+       ++s) {
+    by_state[static_cast<pgan::v1::JobState>(s)] = 0;
+  }
+  JobQuery query;
+  query.limit = 1000000;
+  absl::StatusOr<std::vector<StoredJob>> all = store_->ListJobs(query);
+  if (all.ok()) {
+    for (const StoredJob& stored : *all) {
+      const pgan::v1::Job& job = stored.job;
+      ++by_state[job.state()];
+      if (job.state() != pgan::v1::JOB_STATE_RUNNING &&
+          job.state() != pgan::v1::JOB_STATE_RESTARTING) {
+        continue;
+      }
+      const pgan::v1::TickRecord& t = job.last_tick();
+      Add(kimg, {{"job", job.id()}}, t.kimg());
+      Add(speed, {{"job", job.id()}}, t.sec_per_kimg());
+      Add(loss, {{"job", job.id()}, {"network", "G"}}, t.loss_g());
+      Add(loss, {{"job", job.id()}, {"network", "D"}}, t.loss_d());
+      Add(sign, {{"job", job.id()}, {"input", "fake"}}, t.sign_fake());
+      Add(sign, {{"job", job.id()}, {"input", "real"}}, t.sign_real());
+      Add(restarts, {{"job", job.id()}}, job.restarts());
+    }
+  }
+  for (const auto& [state, count] : by_state)
+    Add(jobs, {{"state", StateLabel(state)}}, count);
+  MetricFamily workers =
+      Family("pgan_workers", "Registered workers by state", MetricType::Gauge);
+  const Scheduler::WorkerCounts counts = scheduler_->worker_counts();
+  Add(workers, {{"state", "idle"}}, counts.idle);
+  Add(workers, {{"state", "busy"}}, counts.busy);
+  Add(workers, {{"state", "dead"}}, counts.dead);
+
+  std::vector<MetricFamily> families = {jobs, workers, kimg,    speed,
+                                        loss, sign,    restarts};
+  for (MetricFamily& f : registry_->Collect()) families.push_back(std::move(f));
+  return families;
+}
+
+RpcTimer::RpcTimer(CoordinatorMetrics* metrics, const char* method)
+    : metrics_(metrics),
+      method_(method),
+      start_(std::chrono::steady_clock::now()) {}
+
+RpcTimer::~RpcTimer() {
+  if (metrics_ == nullptr) return;
+  metrics_->ObserveRpc(method_, std::chrono::duration<double>(
+                                    std::chrono::steady_clock::now() - start_)
+                                    .count());
+}
+
+}  // namespace pgan::services
