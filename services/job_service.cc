@@ -66,19 +66,22 @@ JobServiceImpl::JobServiceImpl(StateStore* store,
       scheduler_(scheduler),
       metrics_(metrics) {}
 
-absl::StatusOr<Principal> JobServiceImpl::Caller(
-    grpc::ServerContext* context) const {
+absl::StatusOr<Principal> CallerOf(const TokenAuthenticator& auth,
+                                   grpc::ServerContext* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
     return absl::UnauthenticatedError(
-        "no credentials: send \"authorization: Bearer <token>\" (pgan: --token "
-        "or "
-        "PGAN_TOKEN)");
+        "no credentials: send \"authorization: Bearer <token>\" (pgan: "
+        "--token or PGAN_TOKEN)");
   }
-  ASSIGN_OR_RETURN(Principal caller,
-                   auth_->Authenticate(absl::string_view(it->second.data(),
-                                                         it->second.size())));
+  return auth.Authenticate(
+      absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<Principal> JobServiceImpl::Caller(
+    grpc::ServerContext* context) const {
+  ASSIGN_OR_RETURN(Principal caller, CallerOf(*auth_, context));
   if (caller.role == Principal::Role::kWorker) {
     return absl::PermissionDeniedError("a worker token cannot use the job API");
   }
@@ -123,14 +126,12 @@ grpc::Status JobServiceImpl::SubmitJob(
       return ToGrpc(inserted.status());
     }
   }
-  if (scheduler_ != nullptr) {
-    if (absl::Status scheduled = scheduler_->Schedule(absl::Now());
-        !scheduled.ok()) {
-      return ToGrpc(scheduled);
-    }
-    absl::StatusOr<StoredJob> now = store_->GetJob(job.id());
-    if (now.ok()) job = std::move(now->job);
+  if (absl::Status scheduled = scheduler_->Schedule(absl::Now());
+      !scheduled.ok()) {
+    return ToGrpc(scheduled);
   }
+  absl::StatusOr<StoredJob> now = store_->GetJob(job.id());
+  if (now.ok()) job = std::move(now->job);
   *response = std::move(job);
   return grpc::Status::OK;
 }
@@ -188,22 +189,9 @@ grpc::Status JobServiceImpl::CancelJob(
   if (!caller.ok()) return ToGrpc(caller.status());
   absl::StatusOr<pgan::v1::Job> job = VisibleJob(*caller, "id", request->id());
   if (!job.ok()) return ToGrpc(job.status());
-  if (scheduler_ != nullptr) {
-    // Under the scheduler's lock, which also stops the gang.
-    job = scheduler_->Cancel(job->id(), absl::Now());
-    if (!job.ok()) return ToGrpc(job.status());
-  } else {
-    if (Terminal(job->state())) {
-      return ToGrpc(absl::FailedPreconditionError(
-          absl::StrCat("job ", job->id(), " has already ended (",
-                       pgan::v1::JobState_Name(job->state()), ")")));
-    }
-    job->set_state(pgan::v1::JOB_STATE_CANCELLED);
-    job->clear_pending_reason();
-    *job->mutable_finished() = TimeUtil::GetCurrentTime();
-    if (absl::Status updated = store_->UpdateJob(*job); !updated.ok())
-      return ToGrpc(updated);
-  }
+  // Under the scheduler's lock, which also stops the gang.
+  job = scheduler_->Cancel(job->id(), absl::Now());
+  if (!job.ok()) return ToGrpc(job.status());
   *response = std::move(*job);
   return grpc::Status::OK;
 }

@@ -1,9 +1,10 @@
 // The user-facing gRPC service (pgan.v1.JobService) over the coordinator's
 // state store: every call is authenticated (bearer token), every request
 // validated; users see and cancel their own jobs only (others' are
-// NOT_FOUND, so ids do not leak), admins all. Scheduling, workers and the
-// streams that need them (WatchJob's ticks, DownloadSnapshot, GetSamples)
-// come with the worker side. Thread-safe (gRPC calls it from many threads).
+// NOT_FOUND, so ids do not leak), admins all. Submitting and cancelling go
+// through the Scheduler. GetSamples is not served yet (it needs pool
+// workers): gRPC answers UNIMPLEMENTED. Thread-safe (gRPC calls it from many
+// threads).
 #ifndef PGAN_SERVICES_JOB_SERVICE_H_
 #define PGAN_SERVICES_JOB_SERVICE_H_
 
@@ -24,10 +25,9 @@ inline constexpr int kMaxRequestBytes = 4 << 20;
 
 class JobServiceImpl final : public pgan::v1::JobService::Service {
  public:
-  // Not owned; must outlive the service. `scheduler` may be null (no
-  // workers: cancelled jobs have no gang to stop).
+  // Not owned; must outlive the service. `metrics` may be null.
   JobServiceImpl(StateStore* store, const TokenAuthenticator* auth,
-                 PathRoots roots, Scheduler* scheduler = nullptr,
+                 PathRoots roots, Scheduler* scheduler,
                  CoordinatorMetrics* metrics = nullptr);
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
@@ -71,6 +71,11 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   Scheduler* scheduler_;
   CoordinatorMetrics* metrics_;
 };
+
+// Who calls: the principal of the call's "authorization" metadata
+// (UNAUTHENTICATED without one or for an unknown token).
+absl::StatusOr<Principal> CallerOf(const TokenAuthenticator& auth,
+                                   grpc::ServerContext* context);
 
 // absl::Status and grpc::Status share their codes.
 grpc::Status ToGrpc(const absl::Status& status);

@@ -14,15 +14,7 @@ WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
 
 absl::Status WorkerServiceImpl::CheckWorker(
     grpc::ServerContext* context) const {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "no credentials: send \"authorization: Bearer <token>\"");
-  }
-  ASSIGN_OR_RETURN(Principal caller,
-                   auth_->Authenticate(absl::string_view(it->second.data(),
-                                                         it->second.size())));
+  ASSIGN_OR_RETURN(Principal caller, CallerOf(*auth_, context));
   if (caller.role != Principal::Role::kWorker) {
     return absl::PermissionDeniedError("the worker API needs a worker token");
   }
