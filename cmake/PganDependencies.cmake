@@ -39,6 +39,10 @@ if(PGAN_WITH_SERVICES)
   pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
   find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
   find_package(MPI REQUIRED COMPONENTS C)
+  # Gloo: the CPU collective of gangs the coordinator forms (no mpirun).
+  find_package(Gloo REQUIRED)
+  # YAML job specs for `pgan submit`.
+  find_package(yaml-cpp REQUIRED)
   # The NCCL backend of worker/ (no GPU needed to build it): the CUDA
   # runtime from find_package(CUDAToolkit), which looks in /usr/local/cuda
   # also when nvcc is not on PATH (-DCUDAToolkit_ROOT=... elsewhere), and

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -30,8 +31,50 @@ absl::Status CoordinatorConfig::Validate() const {
     return absl::InvalidArgumentError(
         "--data-root: at least one directory that job datasets may come from");
   }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
+  }
   return absl::OkStatus();
 }
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    const char* flag) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok() || text->find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, ": expected a readable PEM file"));
+  }
+  return text;
+}
+
+// Plain text, TLS, or TLS that asks clients for a certificate and checks
+// any it gets against the client CA (workers must present one; see
+// WorkerServiceImpl).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const CoordinatorConfig& config) {
+  if (config.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      config.tls_client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(config.tls_cert, "--tls-cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(config.tls_key, "--tls-key"));
+  options.pem_key_cert_pairs.push_back(pair);
+  if (!config.tls_client_ca.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadPem(config.tls_client_ca, "--tls-client-ca"));
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     const CoordinatorConfig& config) {
@@ -52,7 +95,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       std::make_unique<JobServiceImpl>(c->store_.get(), c->auth_.get(), roots,
                                        c->scheduler_.get(), c->metrics_.get());
   c->workers_ = std::make_unique<WorkerServiceImpl>(
-      c->scheduler_.get(), c->auth_.get(), c->metrics_.get());
+      c->scheduler_.get(), c->auth_.get(), c->metrics_.get(),
+      /*require_client_certificate=*/!config.tls_client_ca.empty());
   if (!config.metrics_listen.empty()) {
     try {
       c->exposer_ =
@@ -65,9 +109,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     const std::vector<int> ports = c->exposer_->GetListeningPorts();
     c->metrics_port_ = ports.empty() ? 0 : ports.front();
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentials(config));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
-                           &c->port_);
+  builder.AddListeningPort(config.listen, credentials, &c->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(c->jobs_.get());
   builder.RegisterService(c->workers_.get());

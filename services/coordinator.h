@@ -43,6 +43,13 @@ struct CoordinatorConfig {
   // host:port of the Prometheus /metrics endpoint (port 0: any free one);
   // empty: none.
   std::string metrics_listen;
+  // TLS: PEM files of this server's certificate chain and key (both or
+  // neither; plain text without). With tls_client_ca as well, worker RPCs
+  // need a client certificate signed by that CA (mutual TLS); users
+  // authenticate with their tokens alone.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 
   absl::Status Validate() const;
 };

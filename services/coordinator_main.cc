@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "Write the port served on to this file");
+  app.add_option("--tls-cert", config.tls_cert,
+                 "PEM certificate chain of this server (enables TLS)");
+  app.add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", config.tls_client_ca,
+                 "PEM CA of worker client certificates (mutual TLS for the "
+                 "worker API)");
   CLI11_PARSE(app, argc, argv);
   if (!(heartbeat_timeout_s > 0)) {
     std::cerr << "pgan-coordinator: --heartbeat-timeout must be positive\n";

@@ -2,16 +2,23 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "services/metrics.h"
@@ -19,6 +26,7 @@
 namespace pgan::services {
 namespace {
 
+namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
@@ -46,6 +54,57 @@ absl::Status ValidateId(const std::string& field, const std::string& id) {
         absl::StrCat(field, ": expected a job id"));
   }
   return absl::OkStatus();
+}
+
+// The kimg of a sample grid the trainer writes: fakes_init.png is 0,
+// fakesNNNNNN.png (6 or more digits) NNNNNN; nullopt for other names.
+std::optional<int64_t> SampleGridKimg(const std::string& name) {
+  if (name == "fakes_init.png") return 0;
+  absl::string_view digits(name);
+  int64_t kimg = 0;
+  if (!absl::ConsumePrefix(&digits, "fakes") ||
+      !absl::ConsumeSuffix(&digits, ".png") || digits.size() < 6 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return std::isdigit(c) != 0; }) ||
+      !absl::SimpleAtoi(digits, &kimg)) {
+    return std::nullopt;
+  }
+  return kimg;
+}
+
+struct SampleGrid {
+  std::string path;  // Resolved, under an output root.
+  int64_t kimg = 0;
+  fs::file_time_type written;
+};
+
+// The newest sample grid in `dirs` (highest kimg, then last written: a
+// fresh restart writes a new fakes_init.png). Entries that resolve outside
+// `roots` (links out of them) are skipped. Never throws.
+std::optional<SampleGrid> NewestSampleGrid(
+    const std::vector<std::string>& dirs,
+    const std::vector<std::string>& roots) {
+  std::optional<SampleGrid> newest;
+  for (const std::string& dir : dirs) {
+    std::error_code error;
+    for (fs::directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error)) {
+      const std::optional<int64_t> kimg =
+          SampleGridKimg(it->path().filename().string());
+      if (!kimg.has_value()) continue;
+      absl::StatusOr<std::string> path =
+          ConfinePath("sample grid", it->path().string(), roots);
+      std::error_code file_error;
+      if (!path.ok() || !fs::is_regular_file(*path, file_error)) continue;
+      const fs::file_time_type written = fs::last_write_time(*path, file_error);
+      if (file_error) continue;
+      if (!newest.has_value() || *kimg > newest->kimg ||
+          (*kimg == newest->kimg && written > newest->written)) {
+        newest = SampleGrid{*path, *kimg, written};
+      }
+    }
+  }
+  return newest;
 }
 
 }  // namespace
@@ -100,24 +159,28 @@ absl::StatusOr<pgan::v1::Job> JobServiceImpl::VisibleJob(
   return std::move(stored->job);
 }
 
+absl::StatusOr<pgan::v1::Job> JobServiceImpl::NewJob(
+    grpc::ServerContext* context, const pgan::v1::JobSpec* spec) const {
+  ASSIGN_OR_RETURN(Principal caller, Caller(context));
+  if (spec == nullptr) return absl::InvalidArgumentError("spec: required");
+  RETURN_IF_ERROR(ValidateJobSpec(*spec, roots_));
+  pgan::v1::Job job;
+  *job.mutable_spec() = *spec;
+  job.set_owner(caller.name);
+  *job.mutable_submitted() = TimeUtil::GetCurrentTime();
+  return job;
+}
+
 grpc::Status JobServiceImpl::SubmitJob(
     grpc::ServerContext* context, const pgan::v1::SubmitJobRequest* request,
     pgan::v1::Job* response) {
   RpcTimer timer(metrics_, "SubmitJob");
-  absl::StatusOr<Principal> caller = Caller(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (!request->has_spec())
-    return ToGrpc(absl::InvalidArgumentError("spec: required"));
-  if (absl::Status valid = ValidateJobSpec(request->spec(), roots_);
-      !valid.ok()) {
-    return ToGrpc(valid);
-  }
-  pgan::v1::Job job;
-  *job.mutable_spec() = request->spec();
-  job.set_owner(caller->name);
+  absl::StatusOr<pgan::v1::Job> made =
+      NewJob(context, request->has_spec() ? &request->spec() : nullptr);
+  if (!made.ok()) return ToGrpc(made.status());
+  pgan::v1::Job& job = *made;
   job.set_state(pgan::v1::JOB_STATE_QUEUED);
   job.set_pending_reason("waiting for the scheduler");
-  *job.mutable_submitted() = TimeUtil::GetCurrentTime();
   for (int attempt = 0;; ++attempt) {
     job.set_id(NewJobId());
     absl::StatusOr<int64_t> inserted = store_->InsertJob(job);
@@ -133,6 +196,33 @@ grpc::Status JobServiceImpl::SubmitJob(
   absl::StatusOr<StoredJob> now = store_->GetJob(job.id());
   if (now.ok()) job = std::move(now->job);
   *response = std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::AttachJob(
+    grpc::ServerContext* context, const pgan::v1::AttachJobRequest* request,
+    pgan::v1::AttachJobResponse* response) {
+  RpcTimer timer(metrics_, "AttachJob");
+  absl::StatusOr<pgan::v1::Job> made =
+      NewJob(context, request->has_spec() ? &request->spec() : nullptr);
+  if (!made.ok()) return ToGrpc(made.status());
+  pgan::v1::Job& job = *made;
+  for (int attempt = 0;; ++attempt) {
+    job.set_id(NewJobId());
+    absl::StatusOr<pgan::v1::RegisterWorkerResponse> attached =
+        scheduler_->Attach(job, request->host(), absl::Now());
+    if (attached.ok()) {
+      response->set_worker_id(attached->worker_id());
+      response->set_heartbeat_interval_ms(attached->heartbeat_interval_ms());
+      break;
+    }
+    if (!absl::IsAlreadyExists(attached.status()) || attempt == 3) {
+      return ToGrpc(attached.status());
+    }
+  }
+  absl::StatusOr<StoredJob> stored = store_->GetJob(job.id());
+  if (!stored.ok()) return ToGrpc(stored.status());
+  *response->mutable_job() = std::move(stored->job);
   return grpc::Status::OK;
 }
 
@@ -299,6 +389,97 @@ grpc::Status JobServiceImpl::DownloadSnapshot(
     chunk.set_total_size(total);
     if (!writer->Write(chunk)) break;
     offset += n;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::GetSamples(
+    grpc::ServerContext* context, const pgan::v1::GetSamplesRequest* request,
+    pgan::v1::Samples* response) {
+  RpcTimer timer(metrics_, "GetSamples");
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job =
+      VisibleJob(*caller, "job_id", request->job_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  absl::StatusOr<std::vector<pgan::v1::Snapshot>> snapshots =
+      store_->Snapshots(job->id());
+  if (!snapshots.ok()) return ToGrpc(snapshots.status());
+  // The assigned run dir, the trainer's run dirs in it (it creates
+  // NNNNN-<description>/ under its outdir) and the directories of the
+  // snapshots workers reported; each resolved under the output roots.
+  std::vector<std::string> candidates;
+  std::error_code error;
+  const std::string run_dir = fs::absolute(scheduler_->RunDir(*job), error);
+  candidates.push_back(run_dir);
+  for (fs::directory_iterator it(run_dir, error), end; !error && it != end;
+       it.increment(error)) {
+    std::error_code type_error;
+    if (it->is_directory(type_error)) candidates.push_back(it->path());
+  }
+  for (const pgan::v1::Snapshot& s : *snapshots) {
+    candidates.push_back(fs::path(s.path()).parent_path());
+  }
+  std::set<std::string> seen;
+  std::vector<std::string> dirs;
+  for (const std::string& dir : candidates) {
+    absl::StatusOr<std::string> confined =
+        ConfinePath("run dir", dir, roots_.output);
+    if (confined.ok() && seen.insert(*confined).second) {
+      dirs.push_back(*confined);
+    }
+  }
+  const std::optional<SampleGrid> grid = NewestSampleGrid(dirs, roots_.output);
+  if (!grid.has_value()) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat(
+        "job ", job->id(), " has no sample grid yet (its trainer writes ",
+        "fakes_init.png when it starts, then one per snapshot)")));
+  }
+  std::ifstream file(grid->path, std::ios::binary | std::ios::ate);
+  const std::streamoff size =
+      file ? static_cast<std::streamoff>(file.tellg()) : std::streamoff{-1};
+  if (size < 0) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat(
+        "cannot read the sample grid of job ", job->id(), ": ", grid->path)));
+  }
+  // The png and the message's few other bytes within the 4 MiB limit.
+  if (size > kMaxRequestBytes - 64) {
+    return ToGrpc(absl::ResourceExhaustedError(absl::StrFormat(
+        "the sample grid of job %s at %d kimg is %.1f MiB, over the 4 MiB "
+        "message limit; read it from the run directory: %s",
+        job->id(), grid->kimg, size / 1048576.0, grid->path)));
+  }
+  std::string png(static_cast<size_t>(size), '\0');
+  file.seekg(0);
+  if (!file.read(png.data(), size)) {
+    return ToGrpc(absl::DataLossError(absl::StrCat(
+        "reading the sample grid of job ", job->id(), ": ", grid->path)));
+  }
+  response->set_png(std::move(png));
+  response->set_kimg(static_cast<double>(grid->kimg));
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::ListWorkers(
+    grpc::ServerContext* context, const pgan::v1::ListWorkersRequest*,
+    pgan::v1::ListWorkersResponse* response) {
+  RpcTimer timer(metrics_, "ListWorkers");
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  std::map<std::string, bool> visible;  // By job id.
+  for (pgan::v1::WorkerStatus& w : scheduler_->ListWorkers(absl::Now())) {
+    if (!w.job_id().empty() && caller->role != Principal::Role::kAdmin) {
+      auto [it, inserted] = visible.emplace(w.job_id(), false);
+      if (inserted) {
+        absl::StatusOr<StoredJob> stored = store_->GetJob(w.job_id());
+        it->second = stored.ok() && CanSeeJob(*caller, stored->job.owner());
+      }
+      if (!it->second) {
+        w.clear_job_id();
+        w.clear_generation();
+      }
+    }
+    *response->add_workers() = std::move(w);
   }
   return grpc::Status::OK;
 }

@@ -2,9 +2,8 @@
 // state store: every call is authenticated (bearer token), every request
 // validated; users see and cancel their own jobs only (others' are
 // NOT_FOUND, so ids do not leak), admins all. Submitting and cancelling go
-// through the Scheduler. GetSamples is not served yet (it needs pool
-// workers): gRPC answers UNIMPLEMENTED. Thread-safe (gRPC calls it from many
-// threads).
+// through the Scheduler; ListWorkers shows the Scheduler's pool. Thread-safe
+// (gRPC calls it from many threads).
 #ifndef PGAN_SERVICES_JOB_SERVICE_H_
 #define PGAN_SERVICES_JOB_SERVICE_H_
 
@@ -33,6 +32,9 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const pgan::v1::SubmitJobRequest* request,
                          pgan::v1::Job* response) override;
+  grpc::Status AttachJob(grpc::ServerContext* context,
+                         const pgan::v1::AttachJobRequest* request,
+                         pgan::v1::AttachJobResponse* response) override;
   grpc::Status GetJob(grpc::ServerContext* context,
                       const pgan::v1::GetJobRequest* request,
                       pgan::v1::Job* response) override;
@@ -56,9 +58,22 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
       grpc::ServerContext* context,
       const pgan::v1::DownloadSnapshotRequest* request,
       grpc::ServerWriter<pgan::v1::DataChunk>* writer) override;
+  // The newest fakes*.png of the job's run directories (its assigned run
+  // dir, the trainer's run dirs inside it, and the directories of its
+  // recorded snapshots), only from under the output roots.
+  grpc::Status GetSamples(grpc::ServerContext* context,
+                          const pgan::v1::GetSamplesRequest* request,
+                          pgan::v1::Samples* response) override;
+  grpc::Status ListWorkers(grpc::ServerContext* context,
+                           const pgan::v1::ListWorkersRequest* request,
+                           pgan::v1::ListWorkersResponse* response) override;
 
  private:
   absl::StatusOr<Principal> Caller(grpc::ServerContext* context) const;
+  // A job of the caller from a validated `spec` (null: INVALID_ARGUMENT),
+  // with its submission time; no id or state yet.
+  absl::StatusOr<pgan::v1::Job> NewJob(grpc::ServerContext* context,
+                                       const pgan::v1::JobSpec* spec) const;
   // The job `id` (request field `field`) if `caller` may see it, else
   // NOT_FOUND.
   absl::StatusOr<pgan::v1::Job> VisibleJob(const Principal& caller,

@@ -143,6 +143,8 @@ absl::Status ValidateTraining(const pgan::v1::TrainingOptions& t, int workers,
       (!std::isfinite(t.ema_rampup()) || t.ema_rampup() < 0)) {
     return FieldError("training.ema_rampup", "expected a number >= 0");
   }
+  RETURN_IF_ERROR(InRange("training.grid_width", t.grid_width(), 0, 64));
+  RETURN_IF_ERROR(InRange("training.grid_height", t.grid_height(), 0, 64));
   return InRange("training.threads", t.threads(), 0, 1024);
 }
 

@@ -38,6 +38,28 @@ std::string Needs(const pgan::v1::Resources& r) {
           : std::string());
 }
 
+// How many of `available` matching idle workers a gang of `job` takes: all
+// it asks for, or none. An elastic job restarting after a failure takes as
+// many as there are, down to one, where the global batch still splits
+// evenly (accumulation absorbs the rest), once no aborted worker is still
+// on its way back (`freeing`); a fresh start waits for the whole gang.
+int GangSize(const Job& job, int available, int freeing) {
+  const int wanted = job.spec().resources().workers();
+  if (available >= wanted) return wanted;
+  if (!job.spec().elastic() || job.state() != pgan::v1::JOB_STATE_RESTARTING ||
+      freeing > 0) {
+    return 0;
+  }
+  const int batch = job.spec().training().batch();
+  const int batch_gpu = job.spec().training().batch_gpu();
+  for (int n = available; n >= 1; --n) {
+    if (batch % n == 0 && (batch_gpu == 0 || (batch / n) % batch_gpu == 0)) {
+      return n;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(StateStore* store, SchedulerOptions options)
@@ -69,6 +91,105 @@ Scheduler::WorkerCounts Scheduler::worker_counts() const {
   return counts;
 }
 
+std::vector<pgan::v1::WorkerStatus> Scheduler::ListWorkers(
+    absl::Time now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<pgan::v1::WorkerStatus> out;
+  out.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) {
+    pgan::v1::WorkerStatus& s = out.emplace_back();
+    s.set_id(id);
+    s.set_host(w.info.host());
+    s.set_gpus(w.info.gpus());
+    s.set_cpu_slots(w.info.cpu_slots());
+    s.set_version(w.info.version());
+    if (w.dead) {
+      s.set_state(pgan::v1::WORKER_STATE_LOST);
+    } else if (w.job_id.empty() &&
+               w.pending != HeartbeatResponse::ACTION_ABORT) {
+      s.set_state(pgan::v1::WORKER_STATE_IDLE);
+    } else {
+      s.set_state(pgan::v1::WORKER_STATE_BUSY);
+    }
+    s.set_job_id(w.job_id);
+    s.set_generation(w.generation);
+    s.set_seconds_since_heartbeat(absl::ToDoubleSeconds(now - w.last_seen));
+  }
+  return out;
+}
+
+std::string Scheduler::RunDir(const Job& job) const {
+  return absl::StrCat(job.spec().output_dir().empty() ? options_.storage_dir
+                                                      : job.spec().output_dir(),
+                      "/", job.id());
+}
+
+std::string AttachedWorkerId(const std::string& job_id) {
+  return "attached-" + job_id;
+}
+
+absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Attach(
+    Job job, const std::string& host, absl::Time now) {
+  if (host.empty() || host.size() > 255) {
+    return absl::InvalidArgumentError("host: expected 1 to 255 characters");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string id = AttachedWorkerId(job.id());
+  job.set_state(pgan::v1::JOB_STATE_RUNNING);
+  job.set_attached(true);
+  job.set_generation(1);
+  job.set_world_size(job.spec().resources().workers());
+  *job.mutable_started() = ToProto(now);
+  RETURN_IF_ERROR(store_->InsertJob(job).status());
+  Worker& w = workers_[id];
+  w.id = id;
+  w.info.set_host(host);
+  w.info.set_cpu_slots(1);
+  w.last_seen = now;
+  w.job_id = job.id();
+  w.generation = 1;
+  w.attached = true;
+  Gang& gang = gangs_[job.id()];
+  gang.generation = 1;
+  gang.members = {id};
+  pgan::v1::RegisterWorkerResponse response;
+  response.set_worker_id(id);
+  response.set_heartbeat_interval_ms(static_cast<int32_t>(
+      absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+  return response;
+}
+
+std::string Scheduler::AttachedOwner(const std::string& worker_id,
+                                     const std::string& job_id) const {
+  if (job_id.empty() || worker_id != AttachedWorkerId(job_id)) return "";
+  absl::StatusOr<StoredJob> stored = store_->GetJob(job_id);
+  return stored.ok() && stored->job.attached() ? stored->job.owner() : "";
+}
+
+bool Scheduler::ReadoptAttachedLocked(const std::string& worker_id,
+                                      const std::string& job_id,
+                                      int64_t generation, absl::Time now) {
+  if (job_id.empty() || worker_id != AttachedWorkerId(job_id)) return false;
+  absl::StatusOr<StoredJob> stored = store_->GetJob(job_id);
+  if (!stored.ok() || !stored->job.attached() ||
+      stored->job.state() != pgan::v1::JOB_STATE_RUNNING ||
+      stored->job.generation() != generation) {
+    return false;
+  }
+  Worker& w = workers_[worker_id];
+  w.id = worker_id;
+  w.info.set_host("attached");
+  w.info.set_cpu_slots(1);
+  w.last_seen = now;
+  w.job_id = job_id;
+  w.generation = generation;
+  w.attached = true;
+  Gang& gang = gangs_[job_id];
+  gang.generation = generation;
+  gang.members = {worker_id};
+  return true;
+}
+
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
     const pgan::v1::RegisterWorkerRequest& request, absl::Time now) {
   const pgan::v1::WorkerInfo& info = request.info();
@@ -95,6 +216,7 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
   w.info = info;
   w.last_seen = now;
   w.dead = false;
+  AdoptLocked(w, request.job_id(), request.generation());
   pgan::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_heartbeat_interval_ms(static_cast<int32_t>(
@@ -102,10 +224,44 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
   return response;
 }
 
+void Scheduler::AdoptLocked(Worker& w, const std::string& job_id,
+                            int64_t generation) {
+  if (!w.job_id.empty() || job_id.empty() ||
+      w.pending == HeartbeatResponse::ACTION_ABORT) {
+    return;
+  }
+  // The coordinator restarted under a running gang: adopt the worker if
+  // its generation is the job's current one, else stop it.
+  absl::StatusOr<StoredJob> stored = store_->GetJob(job_id);
+  const bool current = stored.ok() && stored->job.generation() == generation;
+  if (current && stored->job.state() == pgan::v1::JOB_STATE_SUCCEEDED) {
+    return;  // Its task reported success and is exiting: nothing to stop.
+  }
+  if (current && stored->job.state() == pgan::v1::JOB_STATE_RUNNING) {
+    w.job_id = job_id;
+    w.generation = generation;
+    Gang& gang = gangs_[job_id];
+    gang.generation = generation;
+    if (std::find(gang.members.begin(), gang.members.end(), w.id) ==
+        gang.members.end()) {
+      gang.members.push_back(w.id);
+    }
+    return;
+  }
+  w.pending = HeartbeatResponse::ACTION_ABORT;
+  w.reason = absl::StrCat("job ", job_id, " generation ", generation,
+                          " is not running any more");
+}
+
 absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
     const pgan::v1::HeartbeatRequest& request, absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = workers_.find(request.worker_id());
+  if (it == workers_.end() &&
+      ReadoptAttachedLocked(request.worker_id(), request.job_id(),
+                            request.generation(), now)) {
+    it = workers_.find(request.worker_id());
+  }
   if (it == workers_.end() || it->second.dead) {
     return absl::NotFoundError(
         absl::StrCat("worker ", request.worker_id(),
@@ -115,27 +271,7 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   Worker& w = it->second;
   w.last_seen = now;
   HeartbeatResponse response;
-  if (w.job_id.empty() && !request.job_id().empty() &&
-      w.pending != HeartbeatResponse::ACTION_ABORT) {
-    // The coordinator restarted under a running gang: adopt the worker if
-    // its generation is the job's current one, else stop it.
-    absl::StatusOr<StoredJob> stored = store_->GetJob(request.job_id());
-    if (stored.ok() && stored->job.state() == pgan::v1::JOB_STATE_RUNNING &&
-        stored->job.generation() == request.generation()) {
-      w.job_id = request.job_id();
-      w.generation = request.generation();
-      Gang& gang = gangs_[w.job_id];
-      gang.generation = w.generation;
-      if (std::find(gang.members.begin(), gang.members.end(), w.id) ==
-          gang.members.end()) {
-        gang.members.push_back(w.id);
-      }
-    } else {
-      w.pending = HeartbeatResponse::ACTION_ABORT;
-      w.reason = absl::StrCat("job ", request.job_id(), " generation ",
-                              request.generation(), " is not running any more");
-    }
-  }
+  AdoptLocked(w, request.job_id(), request.generation());
   response.set_action(w.pending);
   if (w.pending == HeartbeatResponse::ACTION_ASSIGN)
     *response.mutable_assignment() = w.assignment;
@@ -143,6 +279,7 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   const bool freed = w.pending == HeartbeatResponse::ACTION_ABORT;
   w.pending = HeartbeatResponse::ACTION_CONTINUE;
   w.reason.clear();
+  if (freed && w.attached) workers_.erase(it);  // Told; its job has ended.
   // A worker that has just been told to abort is idle from now on.
   if (freed) RETURN_IF_ERROR(ScheduleLocked(now));
   return response;
@@ -155,6 +292,16 @@ absl::Status Scheduler::CheckMember(const std::string& worker_id,
   auto g = gangs_.find(job_id);
   if (w == workers_.end() || g == gangs_.end() || w->second.job_id != job_id ||
       g->second.generation != generation || g->second.failed) {
+    // A job still running at this generation whose gang this worker is not
+    // back in yet (the coordinator restarted; its heartbeat re-adopts it):
+    // worth retrying. Anything else is a stale or ended gang.
+    absl::StatusOr<StoredJob> stored = store_->GetJob(job_id);
+    if (stored.ok() && stored->job.state() == pgan::v1::JOB_STATE_RUNNING &&
+        stored->job.generation() == generation && w == workers_.end()) {
+      return absl::UnavailableError(absl::StrCat(
+          "worker ", worker_id, " is not back in generation ", generation,
+          " of job ", job_id, " yet (after a coordinator restart); retry"));
+    }
     return absl::AbortedError(
         absl::StrCat("worker ", worker_id, " is not in generation ", generation,
                      " of job ", job_id, " (a stale or ended gang)"));
@@ -198,6 +345,53 @@ absl::StatusOr<pgan::v1::RendezvousResponse> Scheduler::Rendezvous(
   return response;
 }
 
+absl::Status Scheduler::StoreSet(const pgan::v1::StoreSetRequest& request) {
+  if (request.key().empty() || request.key().size() > 256) {
+    return absl::InvalidArgumentError("key: expected 1 to 256 characters");
+  }
+  if (request.value().size() > 64 * 1024) {
+    return absl::InvalidArgumentError("value: at most 64 KiB");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(
+      CheckMember(request.worker_id(), request.job_id(), request.generation()));
+  Gang& gang = gangs_[request.job_id()];
+  if (gang.store.count(request.key()) == 0 &&
+      gang.store.size() >= 64 + 8 * gang.members.size()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the store of job ", request.job_id(), " generation ",
+        request.generation(), " is full (", gang.store.size(), " keys)"));
+  }
+  gang.store[request.key()] = request.value();
+  rendezvous_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pgan::v1::StoreGetResponse> Scheduler::StoreGet(
+    const pgan::v1::StoreGetRequest& request) {
+  if (request.wait_ms() < 0 || request.wait_ms() > 60000) {
+    return absl::InvalidArgumentError("wait_ms: expected 0 to 60000");
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(request.wait_ms());
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    RETURN_IF_ERROR(CheckMember(request.worker_id(), request.job_id(),
+                                request.generation()));
+    const Gang& gang = gangs_.at(request.job_id());
+    if (auto it = gang.store.find(request.key()); it != gang.store.end()) {
+      pgan::v1::StoreGetResponse response;
+      response.set_value(it->second);
+      return response;
+    }
+    if (rendezvous_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "key '", request.key(), "' of job ", request.job_id(), " generation ",
+          request.generation(), " not set within ", request.wait_ms(), " ms"));
+    }
+  }
+}
+
 absl::Status Scheduler::ReportTick(const pgan::v1::ReportTickRequest& request) {
   // Under the lock: a job's read-modify-write must not race a state change.
   std::lock_guard<std::mutex> lock(mu_);
@@ -232,7 +426,20 @@ absl::Status Scheduler::ReportExit(const pgan::v1::ReportExitRequest& request,
     return absl::OkStatus();  // A stale gang's member: nothing to do.
   }
   if (request.exit_code() == 0) {
+    // Done when every rank is: rank 0 may still be writing the final
+    // snapshot when the others return.
+    Gang& gang = gangs_.at(request.job_id());
+    gang.finished.insert(request.worker_id());
     ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(request.job_id()));
+    // A gang re-adopted after a coordinator restart may not have all its
+    // members back yet: count against the generation's size.
+    // An attached gang has one stand-in for all its ranks.
+    const size_t world =
+        stored.job.attached()
+            ? 1
+            : std::max<size_t>(gang.members.size(),
+                               static_cast<size_t>(stored.job.world_size()));
+    if (gang.finished.size() < world) return absl::OkStatus();
     stored.job.set_state(pgan::v1::JOB_STATE_SUCCEEDED);
     *stored.job.mutable_finished() = ToProto(now);
     RETURN_IF_ERROR(store_->UpdateJob(stored.job));
@@ -263,6 +470,16 @@ void Scheduler::ReleaseGangLocked(const std::string& job_id,
     }
   }
   g->second.failed = true;
+  for (const std::string& member : g->second.members) {
+    auto w = workers_.find(member);
+    // An attached gang's stand-in goes once it has been told (or at once
+    // when there is nothing to tell).
+    if (w != workers_.end() && w->second.attached &&
+        (w->second.dead ||
+         w->second.pending != HeartbeatResponse::ACTION_ABORT)) {
+      workers_.erase(w);
+    }
+  }
   gangs_.erase(g);
   rendezvous_cv_.notify_all();
 }
@@ -277,12 +494,13 @@ absl::Status Scheduler::FailGangLocked(const std::string& job_id,
   const int budget = job.spec().has_max_restarts()
                          ? job.spec().max_restarts()
                          : options_.default_max_restarts;
-  if (!retryable || job.restarts() >= budget) {
+  if (!retryable || job.restarts() >= budget || job.attached()) {
     job.set_state(pgan::v1::JOB_STATE_FAILED);
     job.set_failure_reason(
-        retryable ? absl::StrCat("restart budget (", budget,
-                                 ") used up; last failure: ", reason)
-                  : reason);
+        retryable && !job.attached()
+            ? absl::StrCat("restart budget (", budget,
+                           ") used up; last failure: ", reason)
+            : reason);
     *job.mutable_finished() = ToProto(now);
   } else {
     job.set_state(pgan::v1::JOB_STATE_RESTARTING);
@@ -365,11 +583,19 @@ absl::Status Scheduler::ScheduleLocked(absl::Time now) {
         fit.push_back(w);
       }
     }
+    int freeing = 0;
+    for (const auto& [id, w] : workers_) {
+      freeing += !w.dead && w.pending == HeartbeatResponse::ACTION_ABORT &&
+                 w.info.gpus() >= r.gpus_per_worker() &&
+                 (r.cpu_slots_per_worker() == 0 ||
+                  w.info.cpu_slots() >= r.cpu_slots_per_worker());
+    }
+    const int gang_size = GangSize(job, static_cast<int>(fit.size()), freeing);
     std::string reason;
     if (!blocked_by.empty()) {
       reason = absl::StrCat("behind ", blocked_by,
                             " (all or nothing, by priority then age)");
-    } else if (static_cast<int>(fit.size()) < r.workers()) {
+    } else if (gang_size == 0) {
       reason = absl::StrCat("needs ", Needs(r), "; ", fit.size(), " of the ",
                             idle.size(), " idle workers match");
       blocked_by = job.id();
@@ -392,10 +618,11 @@ absl::Status Scheduler::ScheduleLocked(absl::Time now) {
       }
       return std::tie(a->info.host(), a->id) < std::tie(b->info.host(), b->id);
     });
-    fit.resize(r.workers());
+    fit.resize(gang_size);
     ASSIGN_OR_RETURN(std::vector<pgan::v1::Snapshot> snapshots,
                      store_->Snapshots(job.id()));
     job.set_generation(job.generation() + 1);
+    job.set_world_size(gang_size);
     job.set_state(pgan::v1::JOB_STATE_RUNNING);
     job.clear_pending_reason();
     if (!job.has_started()) *job.mutable_started() = ToProto(now);
@@ -404,11 +631,8 @@ absl::Status Scheduler::ScheduleLocked(absl::Time now) {
     assignment.set_job_id(job.id());
     assignment.set_generation(job.generation());
     *assignment.mutable_spec() = job.spec();
-    assignment.set_world_size(r.workers());
-    assignment.set_run_dir(
-        job.spec().output_dir().empty()
-            ? absl::StrCat(options_.storage_dir, "/", job.id())
-            : absl::StrCat(job.spec().output_dir(), "/", job.id()));
+    assignment.set_world_size(gang_size);
+    assignment.set_run_dir(RunDir(job));
     if (!snapshots.empty())
       assignment.set_resume_snapshot(snapshots.back().path());
     Gang& gang = gangs_[job.id()];

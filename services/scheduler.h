@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,12 @@ class Scheduler {
   // rendezvous timeout: DEADLINE_EXCEEDED; or the gang fails: ABORTED).
   absl::StatusOr<pgan::v1::RendezvousResponse> Rendezvous(
       const pgan::v1::RendezvousRequest& request);
+  // The gang's key-value store (see worker.proto). StoreGet blocks until
+  // the key is set, the wait ends (DEADLINE_EXCEEDED) or the gang fails
+  // (ABORTED).
+  absl::Status StoreSet(const pgan::v1::StoreSetRequest& request);
+  absl::StatusOr<pgan::v1::StoreGetResponse> StoreGet(
+      const pgan::v1::StoreGetRequest& request);
   absl::Status ReportTick(const pgan::v1::ReportTickRequest& request);
   absl::Status ReportSnapshot(const pgan::v1::ReportSnapshotRequest& request);
   absl::Status ReportExit(const pgan::v1::ReportExitRequest& request,
@@ -60,6 +67,18 @@ class Scheduler {
   // Assigns idle workers to queued jobs; records pending reasons.
   absl::Status Schedule(absl::Time now);
 
+  // Records a job that an mpirun gang runs on its own (`job` has its id,
+  // owner and spec) as running, with a pseudo-worker that stands for the
+  // gang: its rank 0 heartbeats and reports under the returned worker id
+  // with the owner's token. The coordinator does not restart such a job: a
+  // gang that stops heartbeating fails it.
+  absl::StatusOr<pgan::v1::RegisterWorkerResponse> Attach(
+      pgan::v1::Job job, const std::string& host, absl::Time now);
+  // The owner of job `job_id` if `worker_id` stands for its attached gang
+  // ("attached-<job id>"); empty otherwise.
+  std::string AttachedOwner(const std::string& worker_id,
+                            const std::string& job_id) const;
+
   // Cancels a job that has not ended (else FAILED_PRECONDITION); its gang is
   // told to abort.
   absl::StatusOr<pgan::v1::Job> Cancel(const std::string& job_id,
@@ -70,6 +89,12 @@ class Scheduler {
     int idle = 0, busy = 0, dead = 0;
   };
   WorkerCounts worker_counts() const;
+  // Every registered worker by id, in the states worker_counts() counts
+  // (job ids unfiltered: callers hide what their caller may not see).
+  std::vector<pgan::v1::WorkerStatus> ListWorkers(absl::Time now) const;
+  // The run directory a gang of `job` is given: the job's output_dir, else
+  // the storage dir, then the job id.
+  std::string RunDir(const pgan::v1::Job& job) const;
 
  private:
   struct Worker {
@@ -84,11 +109,16 @@ class Scheduler {
     pgan::v1::Assignment assignment;
     std::string reason;
     bool dead = false;
+    // Stands for an mpirun gang that attached itself (AttachJob): never
+    // scheduled, gone when its job ends.
+    bool attached = false;
   };
   struct Gang {
     int64_t generation = 0;
     std::vector<std::string> members;              // Worker ids in rank order.
     std::map<std::string, std::string> bootstrap;  // Arrived: worker -> bytes.
+    std::map<std::string, std::string> store;      // StoreSet/StoreGet.
+    std::set<std::string> finished;  // Members that exited successfully.
     bool failed = false;
   };
 
@@ -99,6 +129,14 @@ class Scheduler {
                               absl::Time now);
   void ReleaseGangLocked(const std::string& job_id,
                          const std::string& abort_reason);
+  // After a coordinator restart: takes `w` back into the gang of the job
+  // and generation it says it runs, or tells it to abort a stale one.
+  void AdoptLocked(Worker& w, const std::string& job_id, int64_t generation);
+  // Re-creates the stand-in of an attached gang after a coordinator
+  // restart, when its job still runs at `generation`.
+  bool ReadoptAttachedLocked(const std::string& worker_id,
+                             const std::string& job_id, int64_t generation,
+                             absl::Time now);
   absl::Status CheckMember(const std::string& worker_id,
                            const std::string& job_id, int64_t generation) const;
 

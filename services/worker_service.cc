@@ -6,30 +6,65 @@
 #include "services/metrics.h"
 
 namespace pgan::services {
+namespace {
+
+// The job a worker request is about (none for a registration).
+template <typename Request>
+const std::string& JobOf(const Request& request) {
+  return request.job_id();
+}
+std::string JobOf(const pgan::v1::RegisterWorkerRequest&) { return ""; }
+
+}  // namespace
 
 WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
                                      const TokenAuthenticator* auth,
-                                     CoordinatorMetrics* metrics)
-    : scheduler_(scheduler), auth_(auth), metrics_(metrics) {}
+                                     CoordinatorMetrics* metrics,
+                                     bool require_client_certificate)
+    : scheduler_(scheduler),
+      auth_(auth),
+      metrics_(metrics),
+      require_client_certificate_(require_client_certificate) {}
 
-absl::Status WorkerServiceImpl::CheckWorker(
-    grpc::ServerContext* context) const {
-  ASSIGN_OR_RETURN(Principal caller, CallerOf(*auth_, context));
-  if (caller.role != Principal::Role::kWorker) {
-    return absl::PermissionDeniedError("the worker API needs a worker token");
+absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* context,
+                                            const std::string& worker_id,
+                                            const std::string& job_id) const {
+  if (require_client_certificate_) {
+    // The TLS layer verified any certificate against the client CA; a
+    // connection without one has no authenticated peer.
+    const std::shared_ptr<const grpc::AuthContext> peer =
+        context->auth_context();
+    if (peer == nullptr || !peer->IsPeerAuthenticated()) {
+      return absl::UnauthenticatedError(
+          "the worker API needs a client certificate signed by the "
+          "coordinator's client CA (mutual TLS)");
+    }
   }
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(Principal caller, CallerOf(*auth_, context));
+  if (caller.role == Principal::Role::kWorker) return absl::OkStatus();
+  // Rank 0 of an attached mpirun gang reports with its owner's token.
+  if (!caller.name.empty() &&
+      scheduler_->AttachedOwner(worker_id, job_id) == caller.name) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("the worker API needs a worker token");
 }
 
 #define PGAN_WORKER_RPC(call)                                              \
-  if (absl::Status ok = CheckWorker(context); !ok.ok()) return ToGrpc(ok); \
+  if (absl::Status ok = CheckWorker(context, request->worker_id(),         \
+                                    JobOf(*request));                      \
+      !ok.ok())                                                            \
+    return ToGrpc(ok);                                                     \
   auto result = (call);                                                    \
   if (!result.ok()) return ToGrpc(result.status());                        \
   *response = std::move(*result);                                          \
   return grpc::Status::OK
 
-#define PGAN_WORKER_REPORT(call)                                           \
-  if (absl::Status ok = CheckWorker(context); !ok.ok()) return ToGrpc(ok); \
+#define PGAN_WORKER_REPORT(call)                                   \
+  if (absl::Status ok = CheckWorker(context, request->worker_id(), \
+                                    JobOf(*request));              \
+      !ok.ok())                                                    \
+    return ToGrpc(ok);                                             \
   return ToGrpc(call)
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
@@ -51,6 +86,18 @@ grpc::Status WorkerServiceImpl::Rendezvous(
     grpc::ServerContext* context, const pgan::v1::RendezvousRequest* request,
     pgan::v1::RendezvousResponse* response) {
   PGAN_WORKER_RPC(scheduler_->Rendezvous(*request));
+}
+
+grpc::Status WorkerServiceImpl::StoreSet(
+    grpc::ServerContext* context, const pgan::v1::StoreSetRequest* request,
+    pgan::v1::Ack*) {
+  PGAN_WORKER_REPORT(scheduler_->StoreSet(*request));
+}
+
+grpc::Status WorkerServiceImpl::StoreGet(
+    grpc::ServerContext* context, const pgan::v1::StoreGetRequest* request,
+    pgan::v1::StoreGetResponse* response) {
+  PGAN_WORKER_RPC(scheduler_->StoreGet(*request));
 }
 
 grpc::Status WorkerServiceImpl::ReportTick(

@@ -12,9 +12,12 @@ namespace pgan::services {
 
 class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
  public:
-  // Not owned; must outlive the service.
+  // Not owned; must outlive the service. With
+  // `require_client_certificate` (mutual TLS), a call without a verified
+  // client certificate is UNAUTHENTICATED even with the worker token.
   WorkerServiceImpl(Scheduler* scheduler, const TokenAuthenticator* auth,
-                    CoordinatorMetrics* metrics = nullptr);
+                    CoordinatorMetrics* metrics = nullptr,
+                    bool require_client_certificate = false);
 
   grpc::Status RegisterWorker(
       grpc::ServerContext* context,
@@ -26,6 +29,12 @@ class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
   grpc::Status Rendezvous(grpc::ServerContext* context,
                           const pgan::v1::RendezvousRequest* request,
                           pgan::v1::RendezvousResponse* response) override;
+  grpc::Status StoreSet(grpc::ServerContext* context,
+                        const pgan::v1::StoreSetRequest* request,
+                        pgan::v1::Ack* response) override;
+  grpc::Status StoreGet(grpc::ServerContext* context,
+                        const pgan::v1::StoreGetRequest* request,
+                        pgan::v1::StoreGetResponse* response) override;
   grpc::Status ReportTick(grpc::ServerContext* context,
                           const pgan::v1::ReportTickRequest* request,
                           pgan::v1::Ack* response) override;
@@ -37,11 +46,16 @@ class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
                           pgan::v1::Ack* response) override;
 
  private:
-  absl::Status CheckWorker(grpc::ServerContext* context) const;
+  // A worker token, or the owner's token for the stand-in of an attached
+  // gang ("attached-<job id>") of `job_id`.
+  absl::Status CheckWorker(grpc::ServerContext* context,
+                           const std::string& worker_id,
+                           const std::string& job_id) const;
 
   Scheduler* scheduler_;
   const TokenAuthenticator* auth_;
   CoordinatorMetrics* metrics_;
+  bool require_client_certificate_;
 };
 
 }  // namespace pgan::services

@@ -259,9 +259,17 @@ int main(int argc, char** argv) {
                     "host:port of pgan-coordinator (default $PGAN_COORDINATOR, then "
                     "127.0.0.1:7470)");
     cmd->add_option("--token", service.token, "Bearer token (default $PGAN_TOKEN)");
+    cmd->add_option("--tls-ca", service.tls_ca,
+                    "PEM CA of the coordinator's certificate: TLS (default "
+                    "$PGAN_TLS_CA; none: plain text)");
+    cmd->add_option("--tls-cert", service.tls_cert,
+                    "PEM client certificate, for mutual TLS (default $PGAN_TLS_CERT)");
+    cmd->add_option("--tls-key", service.tls_key,
+                    "PEM key of --tls-cert (default $PGAN_TLS_KEY)");
   };
   CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a training job to a coordinator");
-  submit_cmd->add_option("job", job_file, "JobSpec as JSON")->required();
+  submit_cmd->add_option("job", job_file, "JobSpec as JSON, or YAML (.yaml, .yml)")
+      ->required();
   add_service_flags(submit_cmd);
   CLI::App* jobs_cmd = app.add_subcommand("jobs", "List your jobs");
   jobs_cmd->add_flag("--all", all_jobs, "Also finished jobs");
@@ -275,6 +283,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   download_cmd->add_option("-o,--out", download_path, "File to write")->required();
   add_service_flags(download_cmd);
+  std::string samples_path;
+  CLI::App* samples_cmd = app.add_subcommand(
+      "samples", "Download a job's latest sample grid (fakes*.png)");
+  samples_cmd->add_option("id", job_id, "Job id")->required();
+  samples_cmd->add_option("-o,--out", samples_path, "PNG file to write")
+      ->required();
+  add_service_flags(samples_cmd);
+  CLI::App* workers_cmd =
+      app.add_subcommand("workers", "List the coordinator's pool of workers");
+  add_service_flags(workers_cmd);
   CLI::App* watch_cmd =
       app.add_subcommand("watch", "Follow a job's progress until it ends");
   CLI::App* status_cmd = app.add_subcommand("status", "Show a job");
@@ -337,6 +355,10 @@ int main(int argc, char** argv) {
   } else if (download_cmd->parsed()) {
     status = pgan::tools::RunDownload(service, job_id, snapshot_which,
                                       download_path, std::cout);
+  } else if (samples_cmd->parsed()) {
+    status = pgan::tools::RunSamples(service, job_id, samples_path, std::cout);
+  } else if (workers_cmd->parsed()) {
+    status = pgan::tools::RunWorkers(service, std::cout);
   }
 #endif
   if (!status.ok()) {

@@ -4,19 +4,26 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "pgan/v1/job.grpc.pb.h"
+#include "proto/rpc.h"
 
 namespace pgan::tools {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr char kDefaultAddress[] = "127.0.0.1:7470";
 constexpr auto kCallTimeout = std::chrono::seconds(30);
@@ -65,14 +72,75 @@ absl::StatusOr<Connection> Connect(const ServiceOptions& options) {
         "no token: pass --token or set PGAN_TOKEN (the coordinator's admin has "
         "it)");
   }
-  c.stub = pgan::v1::JobService::NewStub(
-      grpc::CreateChannel(c.address, grpc::InsecureChannelCredentials()));
+  const auto env_or = [](const std::string& flag, const char* name) {
+    const char* env = std::getenv(name);
+    return !flag.empty() || env == nullptr ? flag : std::string(env);
+  };
+  rpc::ChannelOptions channel;
+  channel.address = c.address;
+  channel.tls_ca = env_or(options.tls_ca, "PGAN_TLS_CA");
+  channel.tls_cert = env_or(options.tls_cert, "PGAN_TLS_CERT");
+  channel.tls_key = env_or(options.tls_key, "PGAN_TLS_KEY");
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> made,
+                   rpc::MakeChannel(channel));
+  c.stub = pgan::v1::JobService::NewStub(made);
   return c;
+}
+
+// YAML as the JSON that JsonStringToMessage reads: plain scalars that look
+// like numbers or booleans become them, quoted ones stay strings.
+nlohmann::json YamlNodeToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& item : node) {
+        object[item.first.as<std::string>()] = YamlNodeToJson(item.second);
+      }
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& item : node) array.push_back(YamlNodeToJson(item));
+      return array;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (node.Tag() != "!") {  // Not quoted.
+        if (text == "true" || text == "false") return text == "true";
+        int64_t integer = 0;
+        double number = 0;
+        if (absl::SimpleAtoi(text, &integer)) return integer;
+        if (absl::SimpleAtod(text, &number)) return number;
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+absl::StatusOr<std::string> YamlToJson(const std::string& text,
+                                       const std::string& file) {
+  try {
+    return YamlNodeToJson(YAML::Load(text)).dump();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": not YAML: line ", e.mark.line + 1, ": ", e.msg));
+  }
 }
 
 std::string StateName(pgan::v1::JobState state) {
   std::string name = pgan::v1::JobState_Name(state);
   const std::string prefix = "JOB_STATE_";
+  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+  for (char& ch : name)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+std::string WorkerStateName(pgan::v1::WorkerState state) {
+  std::string name = pgan::v1::WorkerState_Name(state);
+  const std::string prefix = "WORKER_STATE_";
   if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
   for (char& ch : name)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -89,14 +157,20 @@ std::string Time(const google::protobuf::Timestamp& t) {
 absl::Status RunSubmit(const ServiceOptions& service,
                        const std::string& job_file, std::ostream& out) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(job_file));
+  const std::string extension = fs::path(job_file).extension().string();
+  const bool yaml = extension == ".yaml" || extension == ".yml";
+  if (yaml) {
+    ASSIGN_OR_RETURN(text, YamlToJson(text, job_file));
+  }
   pgan::v1::SubmitJobRequest request;
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
   const auto parsed = google::protobuf::util::JsonStringToMessage(
       text, request.mutable_spec(), parse);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        job_file, ": not a JobSpec in JSON: ", std::string(parsed.message())));
+    return absl::InvalidArgumentError(
+        absl::StrCat(job_file, ": not a JobSpec in ", yaml ? "YAML" : "JSON",
+                     ": ", std::string(parsed.message())));
   }
   ASSIGN_OR_RETURN(Connection c, Connect(service));
   pgan::v1::Job job;
@@ -278,6 +352,47 @@ absl::Status RunDownload(const ServiceOptions& service, const std::string& id,
   });
   RETURN_IF_ERROR(written);
   out << "wrote " << path << " (" << received << " bytes)\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunSamples(const ServiceOptions& service, const std::string& id,
+                        const std::string& path, std::ostream& out) {
+  ASSIGN_OR_RETURN(Connection c, Connect(service));
+  pgan::v1::GetSamplesRequest request;
+  request.set_job_id(id);
+  pgan::v1::Samples samples;
+  const grpc::Status status =
+      c.stub->GetSamples(c.Context().get(), request, &samples);
+  if (!status.ok()) return c.Error(status);
+  if (samples.png().rfind("\x89PNG\r\n\x1a\n", 0) != 0) {
+    return absl::DataLossError(
+        absl::StrCat("the coordinator sent a sample grid of job ", id,
+                     " that is not a PNG"));
+  }
+  // Written to a temporary file and renamed only when complete.
+  RETURN_IF_ERROR(WriteFileAtomically(path, samples.png()));
+  out << absl::StrFormat("wrote %s (%d bytes, %g kimg)\n", path,
+                         samples.png().size(), samples.kimg());
+  return absl::OkStatus();
+}
+
+absl::Status RunWorkers(const ServiceOptions& service, std::ostream& out) {
+  ASSIGN_OR_RETURN(Connection c, Connect(service));
+  pgan::v1::ListWorkersResponse response;
+  const grpc::Status status = c.stub->ListWorkers(
+      c.Context().get(), pgan::v1::ListWorkersRequest(), &response);
+  if (!status.ok()) return c.Error(status);
+  constexpr char kRow[] = "%-16s %-20s %4s %5s %-5s %-21s %4s  %s\n";
+  out << absl::StrFormat(kRow, "ID", "HOST", "GPUS", "CPUS", "STATE", "JOB",
+                         "GEN", "LAST-SEEN");
+  for (const pgan::v1::WorkerStatus& w : response.workers()) {
+    const bool in_job = !w.job_id().empty();
+    out << absl::StrFormat(
+        kRow, w.id(), w.host().substr(0, 20), absl::StrCat(w.gpus()),
+        absl::StrCat(w.cpu_slots()), WorkerStateName(w.state()),
+        in_job ? w.job_id() : "-", in_job ? absl::StrCat(w.generation()) : "-",
+        absl::StrFormat("%.1fs ago", w.seconds_since_heartbeat()));
+  }
   return absl::OkStatus();
 }
 

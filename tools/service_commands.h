@@ -1,6 +1,7 @@
 // The `pgan` commands that talk to a coordinator: submit, jobs, status,
-// cancel, snapshots. The address and token come from flags or from
-// PGAN_COORDINATOR and PGAN_TOKEN. Errors are one line naming what failed.
+// cancel, watch, snapshots, download, samples, workers. The address and
+// token come from flags or from PGAN_COORDINATOR and PGAN_TOKEN. Errors are
+// one line naming what failed.
 // Functions only; LibTorch-free.
 #ifndef PGAN_TOOLS_SERVICE_COMMANDS_H_
 #define PGAN_TOOLS_SERVICE_COMMANDS_H_
@@ -16,11 +17,16 @@ struct ServiceOptions {
   std::string
       address;  // host:port; empty: $PGAN_COORDINATOR, then 127.0.0.1:7470.
   std::string token;  // Empty: $PGAN_TOKEN.
+  // TLS: the CA of the coordinator's certificate (empty: $PGAN_TLS_CA, then
+  // plain text), and a client certificate and key if it wants one
+  // ($PGAN_TLS_CERT, $PGAN_TLS_KEY).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
-// `job_file`: a JSON JobSpec (proto3 JSON names: {"name": ..., "training":
-// {"model": {"cfg": ..., "resolution": ...}, "data": ..., "batch": ...},
-// "resources": {"workers": 2}}); unknown fields are errors.
+// `job_file`: a JobSpec in JSON, or in YAML when it ends in .yaml or .yml
+// (proto3 JSON names: {"name": ..., "training": {"model": {"cfg": ...,
+// "resolution": ...}, "data": ..., "batch": ...}, "resources": {"workers":
+// 2}}); unknown fields are errors.
 absl::Status RunSubmit(const ServiceOptions& service,
                        const std::string& job_file, std::ostream& out);
 // `all`: also finished jobs.
@@ -41,6 +47,11 @@ absl::Status RunDownload(const ServiceOptions& service, const std::string& id,
                          std::ostream& out);
 absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
                           std::ostream& out);
+// Writes the latest sample grid of job `id` (a PNG) to `path`, atomically.
+absl::Status RunSamples(const ServiceOptions& service, const std::string& id,
+                        const std::string& path, std::ostream& out);
+// The coordinator's pool of workers as a table.
+absl::Status RunWorkers(const ServiceOptions& service, std::ostream& out);
 
 }  // namespace pgan::tools
 

@@ -223,10 +223,20 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
 
   if (run_dir_.empty() && is_rank0()) {
     const std::string dataset_name = fs::path(config_.data).stem().string();
-    ASSIGN_OR_RETURN(run_dir_, CreateRunDir(config_.outdir,
-                                            absl::StrFormat("%s-%s-gpus%d-batch%d",
-                                                            model.cfg, dataset_name,
-                                                            world, config_.batch)));
+    if (!env_.run_dir.empty()) {
+      std::error_code ec;
+      fs::create_directories(env_.run_dir, ec);
+      if (ec) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "run directory ", env_.run_dir, ": cannot create: ", ec.message()));
+      }
+      run_dir_ = env_.run_dir;
+    } else {
+      ASSIGN_OR_RETURN(run_dir_,
+                       CreateRunDir(config_.outdir,
+                                    absl::StrFormat("%s-%s-gpus%d-batch%d", model.cfg,
+                                                    dataset_name, world, config_.batch)));
+    }
     RETURN_IF_ERROR(WriteFileAtomically(
         (fs::path(run_dir_) / "training_options.json").string(),
         config_.ToJson().dump(2) + "\n"));

@@ -46,6 +46,10 @@ struct TrainerEnvironment {
   // Set (for example by a signal handler) to stop at the next iteration
   // boundary with a snapshot. Optional.
   const std::atomic<bool>* stop_flag = nullptr;
+  // A new run's directory, used as named (created if missing) instead of a
+  // numbered one under `outdir`: the coordinator names its jobs' run
+  // directories. Ignored on resume. Optional.
+  std::string run_dir;
 };
 
 // The reference's optimisers: Adam(betas (0, 0.99)) for G at glr, and for

@@ -42,22 +42,25 @@ absl::string_view BackendName(Backend backend) {
       return "mpi";
     case Backend::kNccl:
       return "nccl";
+    case Backend::kGloo:
+      return "gloo";
   }
   return "unknown";
 }
 
 absl::StatusOr<Backend> ParseBackend(absl::string_view name) {
-  for (Backend backend : {Backend::kLocal, Backend::kMpi, Backend::kNccl}) {
+  for (Backend backend :
+       {Backend::kLocal, Backend::kMpi, Backend::kNccl, Backend::kGloo}) {
     if (name == BackendName(backend)) return backend;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown communication backend '", name,
-                   "': expected local, mpi or nccl"));
+                   "': expected local, mpi, nccl or gloo"));
 }
 
 absl::Status CommConfig::Validate() const {
   if (backend != Backend::kLocal && backend != Backend::kMpi &&
-      backend != Backend::kNccl) {
+      backend != Backend::kNccl && backend != Backend::kGloo) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CommConfig.backend: unknown value ", static_cast<int>(backend)));
   }
@@ -89,6 +92,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(
     }
     case Backend::kNccl:
       return CreateNccl(config);
+    case Backend::kGloo:
+      return absl::InvalidArgumentError(
+          "the Gloo backend is formed from a rendezvous store "
+          "(GlooCommunicator::Create): pool workers of a coordinator use it");
   }
   return absl::InvalidArgumentError("CommConfig.backend: unknown value");
 }

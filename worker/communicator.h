@@ -27,10 +27,11 @@ namespace pgan::comm {
 enum class Backend {
   kLocal,  // One process.
   kMpi,    // MPI_COMM_WORLD, host buffers.
-  kNccl,   // NCCL on CUDA device buffers, bootstrapped over MPI.
+  kNccl,   // NCCL on CUDA device buffers, bootstrapped over MPI or Gloo.
+  kGloo,   // Gloo over TCP, host buffers: gangs formed by the coordinator.
 };
 
-// "local", "mpi", "nccl" (the names job files and flags use).
+// "local", "mpi", "nccl", "gloo" (the names job files and flags use).
 absl::string_view BackendName(Backend backend);
 // The inverse of BackendName; INVALID_ARGUMENT names the accepted values.
 absl::StatusOr<Backend> ParseBackend(absl::string_view name);

@@ -23,6 +23,9 @@ struct JobSpec {
   trainer::TrainingConfig training;
   // "latest", a run directory or a snapshot; empty for a new run.
   std::string resume;
+  // A new run's directory as named (the coordinator's jobs); empty: a
+  // numbered one under training.outdir. Not a job-file field.
+  std::string run_dir;
   // Backend is chosen by the worker (MPI under mpirun, NCCL with
   // "backend": "nccl"); the timeout bounds every collective.
   comm::CommConfig comm;

@@ -36,22 +36,28 @@ std::string FailedRanks(const std::vector<uint64_t>& ok) {
 }  // namespace
 
 NcclCommunicator::NcclCommunicator(const CommConfig& config,
-                                   std::unique_ptr<MpiCommunicator> mpi)
-    : config_(config), mpi_(std::move(mpi)) {}
+                                   std::unique_ptr<Communicator> host)
+    : config_(config), host_(std::move(host)) {}
 
 absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
     const CommConfig& config) {
   RETURN_IF_ERROR(config.Validate());
   ASSIGN_OR_RETURN(std::unique_ptr<MpiCommunicator> mpi,
                    MpiCommunicator::Create(config));
-  auto comm = absl::WrapUnique(new NcclCommunicator(config, std::move(mpi)));
+  return Create(config, std::move(mpi));
+}
+
+absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
+    const CommConfig& config, std::unique_ptr<Communicator> host) {
+  RETURN_IF_ERROR(config.Validate());
+  auto comm = absl::WrapUnique(new NcclCommunicator(config, std::move(host)));
   const int world_size = comm->world_size();
 
   // Every rank must enter ncclCommInitRank or none: one that could not set
   // up its device would leave the others waiting there.
   const absl::Status device = comm->SetUpDevice();
   std::vector<uint64_t> ok(world_size);
-  RETURN_IF_ERROR(comm->mpi_->AllGatherHost(device.ok() ? 1 : 0, ok.data()));
+  RETURN_IF_ERROR(comm->host_->AllGatherHost(device.ok() ? 1 : 0, ok.data()));
   if (!device.ok()) return device;
   if (const std::string failed = FailedRanks(ok); !failed.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -61,7 +67,7 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(
 
   // A failed or timed-out initialisation aborts the NCCL communicator.
   const absl::Status init = comm->Fail(comm->InitNccl());
-  RETURN_IF_ERROR(comm->mpi_->AllGatherHost(init.ok() ? 1 : 0, ok.data()));
+  RETURN_IF_ERROR(comm->host_->AllGatherHost(init.ok() ? 1 : 0, ok.data()));
   if (!init.ok()) return init;
   if (const std::string failed = FailedRanks(ok); !failed.empty()) {
     comm->AbortNccl();
@@ -103,7 +109,7 @@ absl::Status NcclCommunicator::InitNccl() {
     }();
     message.ok = id_status.ok() ? 1 : 0;
   }
-  RETURN_IF_ERROR(mpi_->BroadcastHost(&message, sizeof(message), /*root=*/0));
+  RETURN_IF_ERROR(host_->BroadcastHost(&message, sizeof(message), /*root=*/0));
   if (!id_status.ok()) return id_status;
   if (message.ok == 0) {
     return absl::FailedPreconditionError(
@@ -133,7 +139,7 @@ NcclCommunicator::~NcclCommunicator() {
     }
   }
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
-  // mpi_ goes last (its destructor waits for every rank).
+  // host_ goes last (its destructor waits for every rank).
 }
 
 absl::Status NcclCommunicator::CheckUsable() const {
@@ -234,18 +240,18 @@ absl::Status NcclCommunicator::RunBroadcast(void* data, size_t bytes, int root,
 
 absl::Status NcclCommunicator::BroadcastHost(void* data, size_t bytes,
                                              int root) {
-  return mpi_->BroadcastHost(data, bytes, root);
+  return host_->BroadcastHost(data, bytes, root);
 }
 
 absl::Status NcclCommunicator::AllGatherHost(uint64_t value, uint64_t* out) {
-  return mpi_->AllGatherHost(value, out);
+  return host_->AllGatherHost(value, out);
 }
 
-absl::Status NcclCommunicator::Barrier() { return mpi_->Barrier(); }
+absl::Status NcclCommunicator::Barrier() { return host_->Barrier(); }
 
 void NcclCommunicator::Abort(const std::string& reason, int exit_code) {
   AbortNccl();
-  mpi_->Abort(reason, exit_code);
+  host_->Abort(reason, exit_code);
 }
 
 }  // namespace pgan::comm

@@ -1,7 +1,9 @@
 // The NCCL backend: one NCCL communicator per job over all ranks, one CUDA
-// device per rank (CommConfig::device), bootstrapped over MPI (rank 0's
-// ncclUniqueId goes out with MPI), which also carries the host collectives
-// (BroadcastHost, AllGatherHost, Barrier) with its watchdog.
+// device per rank (CommConfig::device), bootstrapped over a host
+// communicator (rank 0's ncclUniqueId goes out with its BroadcastHost),
+// which also carries the host collectives (BroadcastHost, AllGatherHost,
+// Barrier): MPI with its watchdog under mpirun, Gloo in gangs the
+// coordinator formed (its rendezvous went through the coordinator).
 //
 // AllReduceSum and Broadcast take device pointers, run on this
 // communicator's own CUDA stream and return once the result is on the
@@ -46,27 +48,30 @@ class NcclCommunicator final : public Communicator {
   // whose device fails makes every rank fail before NCCL is initialised.
   static absl::StatusOr<std::unique_ptr<NcclCommunicator>> Create(
       const CommConfig& config);
+  // The same over an existing host communicator (Gloo for pool gangs).
+  static absl::StatusOr<std::unique_ptr<NcclCommunicator>> Create(
+      const CommConfig& config, std::unique_ptr<Communicator> host);
 
   // Finalises the NCCL communicator (watched; aborted on timeout), destroys
-  // the stream, then the MPI communicator (a collective).
+  // the stream, then the host communicator (a collective).
   ~NcclCommunicator() override;
 
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
-  int rank() const override { return mpi_->rank(); }
-  int world_size() const override { return mpi_->world_size(); }
-  int local_rank() const override { return mpi_->local_rank(); }
+  int rank() const override { return host_->rank(); }
+  int world_size() const override { return host_->world_size(); }
+  int local_rank() const override { return host_->local_rank(); }
   Backend backend() const override { return Backend::kNccl; }
 
   // Device memory.
   absl::Status AllReduceSum(float* data, size_t count) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
-  // Host memory, over MPI (its watchdog aborts the job on a timeout).
+  // Host memory, over the host communicator.
   absl::Status BroadcastHost(void* data, size_t bytes, int root) override;
   absl::Status AllGatherHost(uint64_t value, uint64_t* out) override;
   absl::Status Barrier() override;
-  // Aborts the NCCL communicator, then the MPI job.
+  // Aborts the NCCL communicator, then the host communicator's job.
   [[noreturn]] void Abort(const std::string& reason, int exit_code) override;
 
   // The stream the NCCL collectives run on.
@@ -74,7 +79,7 @@ class NcclCommunicator final : public Communicator {
 
  private:
   NcclCommunicator(const CommConfig& config,
-                   std::unique_ptr<MpiCommunicator> mpi);
+                   std::unique_ptr<Communicator> host);
   absl::Status SetUpDevice();
   absl::Status InitNccl();
   absl::Status RunAllReduce(float* data, size_t count, uint64_t seq);
@@ -90,7 +95,7 @@ class NcclCommunicator final : public Communicator {
   void AbortNccl();
 
   const CommConfig config_;
-  std::unique_ptr<MpiCommunicator> mpi_;
+  std::unique_ptr<Communicator> host_;
   cudaStream_t stream_ = nullptr;
   ncclComm_t comm_ = nullptr;
   std::atomic<bool> nccl_aborted_{false};

@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "trainer/trainer.h"
 #include "worker/comm_process_group.h"
@@ -36,12 +37,16 @@ absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
 }
 
 absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
-                    const std::atomic<bool>* stop, std::ostream& log) {
+                    const std::atomic<bool>* stop, std::ostream& log,
+                    trainer::TrainingObserver* observer) {
   CommProcessGroup group(&comm, job.sync);
   trainer::TrainerEnvironment env;
   env.group = &group;
   env.log = comm.rank() == 0 ? &log : nullptr;
   env.stop_flag = stop;
+  env.observer = observer;
+  env.run_dir = job.run_dir;
+  const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> run,
                    trainer::Trainer::Create(job.training, job.resume, env));
   if (comm.rank() == 0) {
@@ -52,8 +57,10 @@ absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
           << run->config().model.feature_network << " model.safetensors).\n";
     }
     log << "Run directory: " << run->run_dir() << " (" << comm.world_size()
-        << " process" << (comm.world_size() > 1 ? "es" : "") << ")"
-        << std::endl;
+        << " process" << (comm.world_size() > 1 ? "es" : "") << ", set up in "
+        << absl::FormatDuration(
+               absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
+        << ")" << std::endl;
   }
   RETURN_IF_ERROR(run->Run());
   if (comm.rank() == 0) {

@@ -13,6 +13,10 @@
 #include "worker/communicator.h"
 #include "worker/job_spec.h"
 
+namespace pgan::trainer {
+class TrainingObserver;
+}
+
 namespace pgan::worker {
 
 // The communicator for `job` in a process started by an MPI launcher
@@ -21,8 +25,10 @@ absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
     const JobSpec& job, bool under_mpi);
 
 // Trains until the job is done or `stop` is set (then with a snapshot).
+// `observer` (optional) hears rank 0's ticks and snapshots.
 absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
-                    const std::atomic<bool>* stop, std::ostream& log);
+                    const std::atomic<bool>* stop, std::ostream& log,
+                    trainer::TrainingObserver* observer = nullptr);
 
 }  // namespace pgan::worker
 

@@ -1,6 +1,7 @@
 // JobService over real gRPC on loopback (an in-process coordinator on
 // 127.0.0.1, port 0): authentication, validation, ownership, cancel,
-// pagination, oversized requests, and state that outlives the server.
+// pagination, oversized requests, state that outlives the server, sample
+// grids and the worker pool.
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -10,11 +11,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/file_util.h"
+#include "common/image_io.h"
 #include "pgan/v1/job.grpc.pb.h"
 #include "pgan/v1/worker.grpc.pb.h"
 #include "services/auth.h"
@@ -89,6 +93,38 @@ class JobServiceTest : public ::testing::Test {
     pgan::v1::GetJobRequest request;
     request.set_id(id);
     return stub_->GetJob(As(token).get(), request, job);
+  }
+
+  std::unique_ptr<pgan::v1::WorkerService::Stub> WorkerStub() const {
+    return pgan::v1::WorkerService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  // Registers a pool worker through the WorkerService; its id.
+  std::string RegisterWorker(const std::string& host, int cpu_slots) {
+    pgan::v1::RegisterWorkerRequest request;
+    request.mutable_info()->set_host(host);
+    request.mutable_info()->set_cpu_slots(cpu_slots);
+    request.mutable_info()->set_version("test-1");
+    pgan::v1::RegisterWorkerResponse response;
+    const grpc::Status status = WorkerStub()->RegisterWorker(
+        As("worker-token").get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.worker_id();
+  }
+
+  grpc::Status Samples(const std::string& token, const std::string& id,
+                       pgan::v1::Samples* samples) {
+    pgan::v1::GetSamplesRequest request;
+    request.set_job_id(id);
+    return stub_->GetSamples(As(token).get(), request, samples);
+  }
+
+  grpc::Status Workers(const std::string& token,
+                       pgan::v1::ListWorkersResponse* response) {
+    return stub_->ListWorkers(As(token).get(), pgan::v1::ListWorkersRequest(),
+                              response);
   }
 
   TestDir dir_;
@@ -330,6 +366,183 @@ TEST_F(JobServiceTest, SnapshotsDownloadInChunksAndOnlyFromTheOutputRoots) {
   EXPECT_TRUE(got.empty());
   EXPECT_EQ(download("000100", &got, &chunks).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// A real PNG: a `width` x 4 RGB image whose pixels depend on `shade`.
+std::string Png(int width, int shade) {
+  Image image;
+  image.width = width;
+  image.height = 4;
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(width) * 4 * 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i)
+    image.pixels[i] = static_cast<uint8_t>(i * shade);
+  absl::StatusOr<std::string> png = EncodePng(image);
+  EXPECT_TRUE(png.ok()) << png.status();
+  return png.value_or("");
+}
+
+// A worker runs the job; the trainer's grids appear in its run directory
+// (and next to snapshots the worker reports); the owner gets the newest.
+TEST_F(JobServiceTest, SamplesAreTheNewestGridOfTheJobsRunDirectories) {
+  const std::string worker = RegisterWorker("localhost", 2);
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_resources()->set_workers(1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", spec, &job).ok());
+  ASSERT_EQ(job.state(), pgan::v1::JOB_STATE_RUNNING);
+  pgan::v1::Samples samples;
+  grpc::Status status = Samples("alice-token", job.id(), &samples);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("has no sample grid yet"),
+            std::string::npos)
+      << status.error_message();
+
+  // The trainer's run dir inside the assigned one (storage/<job id>/).
+  const std::string run = dir_.file("storage") + "/" + job.id() +
+                          "/00000-fastgan_lite-fashion-32-gpus1-batch8";
+  fs::create_directories(run);
+  const std::string init = Png(8, 3);
+  ASSERT_TRUE(WriteFileAtomically(run + "/fakes_init.png", init).ok());
+  status = Samples("alice-token", job.id(), &samples);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(samples.kimg(), 0.0);
+  EXPECT_TRUE(samples.png() == init);
+
+  const std::string at4 = Png(12, 5);
+  ASSERT_TRUE(WriteFileAtomically(run + "/fakes000004.png", at4).ok());
+  // Not grids: too few digits, a temporary file, another name.
+  for (const char* name : {"/fakes04.png", "/.fakes000009.png.tmp.a1b2c3",
+                           "/reals.png", "/fakes000009.png.bak"}) {
+    ASSERT_TRUE(WriteFileAtomically(run + name, Png(4, 9)).ok());
+  }
+  // A link out of the output roots is not served.
+  ASSERT_TRUE(WriteFileAtomically(dir_.file("secret.png"), Png(4, 1)).ok());
+  fs::create_symlink(dir_.file("secret.png"), run + "/fakes000010.png");
+  status = Samples("alice-token", job.id(), &samples);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(samples.kimg(), 4.0);
+  ASSERT_TRUE(samples.png() == at4);
+  absl::StatusOr<Image> decoded = DecodeImage(samples.png(), "samples");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->width, 12);
+  EXPECT_EQ(decoded->height, 4);
+
+  // A snapshot reported from another run dir under an output root: the
+  // grid beside it is newer.
+  const std::string other = dir_.file("out") + "/moved";
+  fs::create_directories(other);
+  const std::string at8 = Png(16, 7);
+  ASSERT_TRUE(WriteFileAtomically(other + "/fakes000008.png", at8).ok());
+  pgan::v1::ReportSnapshotRequest report;
+  report.set_worker_id(worker);
+  report.set_job_id(job.id());
+  report.set_generation(1);
+  report.mutable_snapshot()->set_kimg(8);
+  report.mutable_snapshot()->set_path(other + "/snapshot-000008.safetensors");
+  pgan::v1::Ack ack;
+  ASSERT_TRUE(WorkerStub()
+                  ->ReportSnapshot(As("worker-token").get(), report, &ack)
+                  .ok());
+  status = Samples("alice-token", job.id(), &samples);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(samples.kimg(), 8.0);
+  EXPECT_TRUE(samples.png() == at8);
+
+  // Owner or admin only; others do not learn that the job exists.
+  EXPECT_TRUE(Samples("root-token", job.id(), &samples).ok());
+  status = Samples("bob-token", job.id(), &samples);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no job " + job.id());
+  EXPECT_EQ(Samples("worker-token", job.id(), &samples).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Samples("", job.id(), &samples).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Samples("alice-token", "", &samples).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(JobServiceTest, SampleGridsOverTheMessageLimitAreRefusedNamingTheFile) {
+  RegisterWorker("localhost", 2);
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_resources()->set_workers(1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", spec, &job).ok());
+  const std::string run = dir_.file("storage") + "/" + job.id();
+  fs::create_directories(run);
+  // Just within the limit: it reaches a client with gRPC's default 4 MiB.
+  const std::string largest(kMaxRequestBytes - 64, 'p');
+  ASSERT_TRUE(WriteFileAtomically(run + "/fakes000001.png", largest).ok());
+  pgan::v1::Samples samples;
+  grpc::Status status = Samples("alice-token", job.id(), &samples);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(samples.png().size(), largest.size());
+
+  ASSERT_TRUE(WriteFileAtomically(run + "/fakes000002.png",
+                                  std::string(kMaxRequestBytes + 1, 'p'))
+                  .ok());
+  status = Samples("alice-token", job.id(), &samples);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("over the 4 MiB message limit"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("fakes000002.png"), std::string::npos)
+      << status.error_message();
+}
+
+TEST_F(JobServiceTest, ListWorkersShowsThePoolWithoutLeakingOthersJobs) {
+  pgan::v1::ListWorkersResponse pool;
+  ASSERT_TRUE(Workers("alice-token", &pool).ok());
+  EXPECT_EQ(pool.workers_size(), 0);
+  const std::string a = RegisterWorker("host-a", 2);
+  const std::string b = RegisterWorker("host-b", 4);
+  ASSERT_TRUE(Workers("bob-token", &pool).ok());
+  ASSERT_EQ(pool.workers_size(), 2);
+  for (const pgan::v1::WorkerStatus& w : pool.workers()) {
+    EXPECT_TRUE(w.id() == a || w.id() == b) << w.id();
+    EXPECT_EQ(w.state(), pgan::v1::WORKER_STATE_IDLE) << w.id();
+    EXPECT_EQ(w.host(), w.id() == a ? "host-a" : "host-b");
+    EXPECT_EQ(w.cpu_slots(), w.id() == a ? 2 : 4);
+    EXPECT_EQ(w.gpus(), 0);
+    EXPECT_EQ(w.version(), "test-1");
+    EXPECT_TRUE(w.job_id().empty());
+    EXPECT_GE(w.seconds_since_heartbeat(), 0.0);
+    EXPECT_LT(w.seconds_since_heartbeat(), 30.0);
+  }
+  EXPECT_LT(pool.workers(0).id(), pool.workers(1).id()) << "sorted by id";
+
+  // Alice's job takes one of the two workers.
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_resources()->set_workers(1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", spec, &job).ok());
+  ASSERT_EQ(job.state(), pgan::v1::JOB_STATE_RUNNING);
+  const auto states = [&](const std::string& token) {
+    pgan::v1::ListWorkersResponse response;
+    EXPECT_TRUE(Workers(token, &response).ok());
+    std::map<pgan::v1::WorkerState, std::vector<pgan::v1::WorkerStatus>> by;
+    for (const pgan::v1::WorkerStatus& w : response.workers())
+      by[w.state()].push_back(w);
+    return by;
+  };
+  for (const char* token : {"alice-token", "root-token"}) {
+    auto by = states(token);
+    ASSERT_EQ(by[pgan::v1::WORKER_STATE_BUSY].size(), 1u) << token;
+    ASSERT_EQ(by[pgan::v1::WORKER_STATE_IDLE].size(), 1u) << token;
+    EXPECT_EQ(by[pgan::v1::WORKER_STATE_BUSY][0].job_id(), job.id());
+    EXPECT_EQ(by[pgan::v1::WORKER_STATE_BUSY][0].generation(), 1);
+    EXPECT_TRUE(by[pgan::v1::WORKER_STATE_IDLE][0].job_id().empty());
+  }
+  // Bob sees that a worker is busy, not with which job.
+  auto by = states("bob-token");
+  ASSERT_EQ(by[pgan::v1::WORKER_STATE_BUSY].size(), 1u);
+  EXPECT_TRUE(by[pgan::v1::WORKER_STATE_BUSY][0].job_id().empty());
+  EXPECT_EQ(by[pgan::v1::WORKER_STATE_BUSY][0].generation(), 0);
+
+  EXPECT_EQ(Workers("worker-token", &pool).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Workers("", &pool).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 // GET http://127.0.0.1:port/metrics with a plain socket; the body.

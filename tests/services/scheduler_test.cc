@@ -1,13 +1,16 @@
 // The scheduler with simulated workers and an explicit clock: gang
 // scheduling with reasons, assignment, rendezvous, heartbeat timeouts that
 // restart the whole gang at a new generation, stale workers refused,
-// restart budgets, priorities, success and cancellation.
+// restart budgets, priorities, success and cancellation, and the pool as
+// ListWorkers shows it.
 #include "services/scheduler.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "tests/common/test_dir.h"
 
 namespace pgan::services {
@@ -259,6 +262,184 @@ TEST_F(SchedulerTest,
 
   const std::string stale = Register("host-b");
   EXPECT_EQ(Beat(stale, job, 0).action(), HeartbeatResponse::ACTION_ABORT);
+}
+
+TEST_F(SchedulerTest, ListWorkersShowsIdleBusyAndLostWorkers) {
+  const std::string a = Register("host-a");
+  const std::string b = Register("host-b");
+  const std::string job = Submit("j", 1);  // Takes host-a's worker.
+  auto pool = scheduler_->ListWorkers(now_);
+  ASSERT_EQ(pool.size(), 2u);
+  EXPECT_EQ(pool[0].id(), std::min(a, b)) << "by id";
+  for (const pgan::v1::WorkerStatus& w : pool) {
+    EXPECT_EQ(w.host(), w.id() == a ? "host-a" : "host-b");
+    EXPECT_EQ(w.cpu_slots(), 2);
+    EXPECT_EQ(w.state(), w.id() == a ? pgan::v1::WORKER_STATE_BUSY
+                                     : pgan::v1::WORKER_STATE_IDLE);
+    EXPECT_EQ(w.job_id(), w.id() == a ? job : "");
+    EXPECT_EQ(w.generation(), w.id() == a ? 1 : 0);
+    EXPECT_EQ(w.seconds_since_heartbeat(), 0.0);
+  }
+
+  // a falls silent; b heartbeats, then takes over the restarted job.
+  now_ += absl::Seconds(6);
+  Beat(b);
+  now_ += absl::Seconds(6);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  for (const pgan::v1::WorkerStatus& w : scheduler_->ListWorkers(now_)) {
+    if (w.id() == a) {
+      EXPECT_EQ(w.state(), pgan::v1::WORKER_STATE_LOST);
+      EXPECT_EQ(w.seconds_since_heartbeat(), 12.0);
+      EXPECT_EQ(w.job_id(), "");
+    } else {
+      EXPECT_EQ(w.state(), pgan::v1::WORKER_STATE_BUSY);
+      EXPECT_EQ(w.seconds_since_heartbeat(), 6.0);
+      EXPECT_EQ(w.job_id(), job);
+      EXPECT_EQ(w.generation(), 2);
+    }
+  }
+  const Scheduler::WorkerCounts counts = scheduler_->worker_counts();
+  EXPECT_EQ(counts.dead, 1);
+  EXPECT_EQ(counts.busy, 1);
+  EXPECT_EQ(counts.idle, 0);
+}
+
+namespace store_tests {
+
+pgan::v1::StoreSetRequest Set(const std::string& worker, const std::string& job,
+                              int64_t generation, const std::string& key,
+                              const std::string& value) {
+  pgan::v1::StoreSetRequest request;
+  request.set_worker_id(worker);
+  request.set_job_id(job);
+  request.set_generation(generation);
+  request.set_key(key);
+  request.set_value(value);
+  return request;
+}
+
+pgan::v1::StoreGetRequest Get(const std::string& worker, const std::string& job,
+                              int64_t generation, const std::string& key,
+                              int wait_ms) {
+  pgan::v1::StoreGetRequest request;
+  request.set_worker_id(worker);
+  request.set_job_id(job);
+  request.set_generation(generation);
+  request.set_key(key);
+  request.set_wait_ms(wait_ms);
+  return request;
+}
+
+}  // namespace store_tests
+
+TEST_F(SchedulerTest, TheGangStoreServesItsMembersOnlyAndWakesWaiters) {
+  using store_tests::Get;
+  using store_tests::Set;
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  const std::string outsider = Register("host-c");
+
+  // A waiting Get returns when a peer sets the key.
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE(scheduler_->StoreSet(Set(b, job, 1, "1", "addr-of-b")).ok());
+  });
+  auto got = scheduler_->StoreGet(Get(a, job, 1, "1", 5000));
+  setter.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->value(), "addr-of-b");
+
+  EXPECT_EQ(scheduler_->StoreGet(Get(a, job, 1, "missing", 50)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(scheduler_->StoreGet(Get(outsider, job, 1, "1", 0)).status().code(),
+            absl::StatusCode::kAborted)
+      << "not a member";
+  EXPECT_EQ(scheduler_->StoreSet(Set(a, job, 2, "k", "v")).code(),
+            absl::StatusCode::kAborted)
+      << "not this generation";
+  EXPECT_EQ(scheduler_->StoreSet(Set(a, job, 1, "", "v")).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      scheduler_->StoreSet(Set(a, job, 1, "k", std::string(65537, 'x'))).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(scheduler_->StoreGet(Get(a, job, 1, "1", 60001)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status full;
+  for (int i = 0; i < 200 && full.ok(); ++i) {
+    full = scheduler_->StoreSet(Set(a, job, 1, absl::StrCat("key", i), "v"));
+  }
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+
+  // A failing gang wakes a waiter with ABORTED, and its store is gone.
+  std::thread failer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now_ += absl::Seconds(11);
+    Beat(b, job, 1);  // b is alive; a is silent.
+    EXPECT_TRUE(scheduler_->Tick(now_).ok());
+  });
+  auto waiting = scheduler_->StoreGet(Get(b, job, 1, "never", 5000));
+  failer.join();
+  EXPECT_EQ(waiting.status().code(), absl::StatusCode::kAborted)
+      << waiting.status();
+}
+
+TEST_F(SchedulerTest, AJobSucceedsWhenEveryRankHasReportedSuccess) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  Beat(a);
+  Beat(b);
+  pgan::v1::ReportExitRequest done;
+  done.set_job_id(job);
+  done.set_generation(1);
+  done.set_worker_id(b);
+  ASSERT_TRUE(scheduler_->ReportExit(done, now_).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_RUNNING)
+      << "rank 0 may still be writing the final snapshot";
+  pgan::v1::ReportSnapshotRequest last;
+  last.set_worker_id(a);
+  last.set_job_id(job);
+  last.set_generation(1);
+  last.mutable_snapshot()->set_kimg(10);
+  last.mutable_snapshot()->set_path("/runs/j/snapshot-000010.safetensors");
+  EXPECT_TRUE(scheduler_->ReportSnapshot(last).ok());
+  done.set_worker_id(a);
+  ASSERT_TRUE(scheduler_->ReportExit(done, now_).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_SUCCEEDED);
+  // A task still exiting after its success is not told to abort.
+  EXPECT_EQ(Beat(a, job, 1).action(), HeartbeatResponse::ACTION_CONTINUE);
+  EXPECT_EQ(scheduler_->idle_workers(), 2);
+}
+
+TEST_F(SchedulerTest, AnElasticJobRestartsOnFewerWorkersWhereTheBatchSplits) {
+  pgan::v1::Job elastic;
+  elastic.set_id("e");
+  elastic.set_owner("alice");
+  elastic.set_state(pgan::v1::JOB_STATE_QUEUED);
+  elastic.mutable_spec()->set_elastic(true);
+  elastic.mutable_spec()->mutable_resources()->set_workers(4);
+  elastic.mutable_spec()->mutable_training()->set_batch(12);
+  elastic.mutable_spec()->mutable_training()->set_kimg(10);
+  ASSERT_TRUE(store_->InsertJob(elastic).ok());
+  std::vector<std::string> workers;
+  for (const char* host : {"h1", "h2", "h3"}) workers.push_back(Register(host));
+  EXPECT_EQ(Job("e").state(), pgan::v1::JOB_STATE_QUEUED)
+      << "a fresh start waits for the whole gang";
+  workers.push_back(Register("h4"));
+  ASSERT_EQ(Job("e").state(), pgan::v1::JOB_STATE_RUNNING);
+  for (const std::string& w : workers) Beat(w);
+
+  // One worker dies: three remain, and 12 splits over 3.
+  now_ += absl::Seconds(11);
+  for (size_t i = 0; i + 1 < workers.size(); ++i) Beat(workers[i], "e", 1);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  for (size_t i = 0; i + 1 < workers.size(); ++i) Beat(workers[i]);  // Abort.
+  ASSERT_TRUE(scheduler_->Schedule(now_).ok());
+  const pgan::v1::Job restarted = Job("e");
+  EXPECT_EQ(restarted.state(), pgan::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(restarted.generation(), 2);
+  const HeartbeatResponse beat = Beat(workers[0]);
+  ASSERT_EQ(beat.action(), HeartbeatResponse::ACTION_ASSIGN);
+  EXPECT_EQ(beat.assignment().world_size(), 3);
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ TEST(CommConfigTest, CreateCommunicatorValidatesFirst) {
 }
 
 TEST(BackendTest, NamesRoundTrip) {
-  for (Backend backend : {Backend::kLocal, Backend::kMpi, Backend::kNccl}) {
+  for (Backend backend :
+       {Backend::kLocal, Backend::kMpi, Backend::kNccl, Backend::kGloo}) {
     auto parsed = ParseBackend(BackendName(backend));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, backend);
@@ -72,9 +73,9 @@ TEST(BackendTest, NamesRoundTrip) {
 }
 
 TEST(BackendTest, UnknownNameListsTheAcceptedOnes) {
-  const absl::Status status = ParseBackend("gloo").status();
+  const absl::Status status = ParseBackend("ucc").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("local, mpi or nccl"),
+  EXPECT_NE(status.message().find("local, mpi, nccl or gloo"),
             absl::string_view::npos);
 }
 

@@ -1,0 +1,73 @@
+#include "proto/rpc.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace pgan::rpc {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", path, ": cannot read the PEM file"));
+  }
+  return text.str();
+}
+
+}  // namespace
+
+absl::Status ChannelOptions::Validate() const {
+  if (address.empty()) {
+    return absl::InvalidArgumentError(
+        "coordinator address: expected HOST:PORT (flag or PGAN_COORDINATOR)");
+  }
+  if (tls_ca.empty() && (!tls_cert.empty() || !tls_key.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls-cert/--tls-key need --tls-ca (the CA of the coordinator)");
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ChannelOptions& options) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
+  grpc::ChannelArguments args;
+  // Long runs: keep idle connections alive through NATs and proxies.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  if (options.tls_ca.empty()) {
+    return grpc::CreateCustomChannel(options.address,
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPem(options.tls_ca, "--tls-ca");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (!options.tls_cert.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(options.tls_cert, "--tls-cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(options.tls_key, "--tls-key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl),
+                                   args);
+}
+
+void Authorize(grpc::ClientContext* context, const std::string& token) {
+  context->AddMetadata("authorization", "Bearer " + token);
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+}  // namespace pgan::rpc

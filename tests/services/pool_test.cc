@@ -1,0 +1,416 @@
+// The whole service with real processes on 127.0.0.1: pgan-coordinator,
+// pool workers (`pgan-worker --coordinator`, each running its tasks as
+// child processes that form a Gloo gang through the coordinator), and the
+// `pgan` client commands. A small job runs to completion; a worker killed
+// mid-run makes the job restart from its latest snapshot on the workers
+// left; a coordinator killed mid-run and started again finds the job still
+// training and its history intact.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/file_util.h"
+#include "common/image_io.h"
+#include "services/auth.h"
+#include "services/state_store.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/test_dir.h"
+
+namespace pgan::services {
+namespace {
+
+namespace fs = std::filesystem;
+using ::pgan::testing::RunCommand;
+using ::pgan::testing::TestDir;
+
+// Starts `argv` with stdout and stderr appended to `log`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
+            const std::vector<std::string>& env = {}) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    freopen(log.c_str(), "a", stdout);
+    freopen(log.c_str(), "a", stderr);
+    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Polls `done` every 200 ms for up to `limit`.
+bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return done();
+}
+
+class PoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 16 random 32x32 RGB images: the dataset, as a folder.
+    data_ = dir_.file("data/images");
+    fs::create_directories(data_);
+    std::mt19937 random(5);
+    for (int i = 0; i < 16; ++i) {
+      Image image{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)};
+      for (uint8_t& p : image.pixels) p = static_cast<uint8_t>(random());
+      ASSERT_TRUE(WritePng(absl::StrCat(data_, "/img", i, ".png"), image).ok());
+    }
+    ASSERT_TRUE(WriteFileAtomically(dir_.file("tokens.txt"),
+                                    "alice user " + Sha256Hex("alice-token") +
+                                        "\nw worker " +
+                                        Sha256Hex("worker-token") + "\n")
+                    .ok());
+    StartCoordinator(0);
+  }
+
+  void TearDown() override {
+    for (pid_t pid : workers_) {
+      if (pid > 0) ::kill(pid, SIGKILL);
+    }
+    for (pid_t pid : workers_) {
+      if (pid > 0) ::waitpid(pid, nullptr, 0);
+    }
+    KillCoordinator();
+    if (HasFailure()) {
+      for (const auto& entry : fs::directory_iterator(dir_.path())) {
+        if (entry.path().extension() == ".log") {
+          std::cerr << "==> " << entry.path() << "\n"
+                    << ReadFile(entry.path().string()).value_or("") << "\n";
+        }
+      }
+    }
+  }
+
+  // On `port`, or any free one (0) read back from --port-file.
+  void StartCoordinator(int port) {
+    const std::string port_file = dir_.file("port");
+    fs::remove(port_file);
+    coordinator_ = Spawn(
+        {PGAN_COORDINATOR, "--listen", absl::StrCat("127.0.0.1:", port),
+         "--port-file", port_file, "--state", dir_.file("state.db"), "--tokens",
+         dir_.file("tokens.txt"), "--data-root", dir_.file("data"), "--storage",
+         dir_.file("storage"), "--metrics-listen", "127.0.0.1:0"},
+        dir_.file("coordinator.log"));
+    port_ = 0;
+    WaitFor(absl::Seconds(20), [&] {
+      int read = 0;
+      auto text = ReadFile(port_file);
+      if (text.ok() &&
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &read)) {
+        port_ = read;
+      }
+      return port_ > 0;
+    });
+    ASSERT_GT(port_, 0) << "pgan-coordinator did not start";
+  }
+
+  void KillCoordinator() {
+    if (coordinator_ <= 0) return;
+    ::kill(coordinator_, SIGKILL);
+    ::waitpid(coordinator_, nullptr, 0);
+    coordinator_ = -1;
+  }
+
+  // A pool worker; its log is worker-<n>.log.
+  int StartWorker() {
+    const int n = static_cast<int>(workers_.size());
+    workers_.push_back(Spawn(
+        {PGAN_WORKER, "--coordinator", absl::StrCat("127.0.0.1:", port_),
+         "--hostname", "127.0.0.1", "--cpu-slots", "1", "--comm-timeout", "30"},
+        WorkerLog(n), {"PGAN_TOKEN=worker-token"}));
+    return n;
+  }
+  std::string WorkerLog(int n) {
+    return dir_.file(absl::StrCat("worker-", n, ".log"));
+  }
+
+  testing::CommandResult Pgan(const std::string& args) {
+    return RunCommand(absl::StrCat(
+        "PGAN_TOKEN=alice-token PGAN_COORDINATOR=127.0.0.1:", port_, " ",
+        PGAN_BINARY, " ", args));
+  }
+
+  // Submits a 2-worker job of `iterations` iterations of batch 4 with a
+  // snapshot every 2 iterations; returns its id.
+  std::string Submit(int iterations) {
+    const std::string spec = dir_.file("job.json");
+    EXPECT_TRUE(
+        WriteFileAtomically(
+            spec,
+            absl::StrCat(R"({"name": "pool", "resources": {"workers": 2},)",
+                         R"( "training": {"model": {"cfg": "fastgan_lite",)",
+                         R"( "resolution": 32, "ngf": 8}, "data": ")", data_,
+                         R"(", "batch": 4, "kimg": )", iterations * 0.004,
+                         R"(, "tick": 0.008, "snap": 1, "threads": 1,)",
+                         R"( "grid_width": 2, "grid_height": 1}})"))
+            .ok());
+    auto submitted = Pgan("submit " + spec);
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+    EXPECT_EQ(submitted.output.rfind("submitted job-", 0), 0u)
+        << submitted.output;
+    return submitted.output.substr(10, 20);
+  }
+
+  // "state" and "generation" of `pgan status`.
+  std::string State(const std::string& id) {
+    auto status = Pgan("status " + id);
+    for (absl::string_view line : absl::StrSplit(status.output, '\n')) {
+      if (absl::ConsumePrefix(&line, "state")) {
+        return std::string(absl::StripAsciiWhitespace(line));
+      }
+    }
+    return "";
+  }
+  int Generation(const std::string& id) {
+    auto status = Pgan("status " + id);
+    const size_t at = status.output.find("generation ");
+    int generation = 0;
+    if (at != std::string::npos) {
+      absl::SimpleAtoi(
+          status.output.substr(at + 11, status.output.find('\n', at) - at - 11),
+          &generation);
+    }
+    return generation;
+  }
+
+  // The snapshots the coordinator recorded, read from its database.
+  std::vector<pgan::v1::Snapshot> RecordedSnapshots(const std::string& id) {
+    auto store = StateStore::Open(dir_.file("state.db"));
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return {};
+    auto snapshots = (*store)->Snapshots(id);
+    return snapshots.ok() ? *snapshots : std::vector<pgan::v1::Snapshot>{};
+  }
+  std::vector<pgan::v1::TickRecord> RecordedTicks(const std::string& id) {
+    auto store = StateStore::Open(dir_.file("state.db"));
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return {};
+    auto ticks = (*store)->Ticks(id);
+    return ticks.ok() ? *ticks : std::vector<pgan::v1::TickRecord>{};
+  }
+
+  TestDir dir_;
+  std::string data_;
+  pid_t coordinator_ = -1;
+  int port_ = 0;
+  std::vector<pid_t> workers_;
+};
+
+TEST_F(PoolTest, TwoWorkersRunAJobSubmittedAndWatchedThroughTheCli) {
+  StartWorker();
+  StartWorker();
+  const std::string id = Submit(4);
+  auto watched = Pgan("watch " + id);
+  EXPECT_EQ(watched.exit_code, 0) << watched.output;
+  EXPECT_NE(watched.output.find("succeeded"), std::string::npos)
+      << watched.output;
+  EXPECT_NE(watched.output.find("kimg     0.02 / 0.02"), std::string::npos)
+      << watched.output;
+  EXPECT_EQ(State(id), "succeeded");
+  EXPECT_EQ(Generation(id), 1) << "no restarts";
+
+  // Rank 0 wrote the run directory the coordinator named, and the
+  // snapshots it recorded exist and can be downloaded.
+  const std::string run_dir = dir_.file("storage/" + id);
+  EXPECT_TRUE(fs::exists(run_dir + "/stats.jsonl"));
+  const std::vector<pgan::v1::Snapshot> snapshots = RecordedSnapshots(id);
+  ASSERT_FALSE(snapshots.empty());
+  EXPECT_NEAR(snapshots.back().kimg(), 0.016, 1e-9);
+  EXPECT_TRUE(fs::exists(snapshots.back().path()));
+  const std::string download = dir_.file("final.safetensors");
+  auto downloaded = Pgan("download " + id + " -o " + download);
+  EXPECT_EQ(downloaded.exit_code, 0) << downloaded.output;
+  EXPECT_EQ(fs::file_size(download), fs::file_size(snapshots.back().path()));
+  // Both workers trained it: each one's task ran and exited cleanly.
+  for (int n : {0, 1}) {
+    const std::string log = ReadFile(WorkerLog(n)).value_or("");
+    EXPECT_NE(log.find("generation 1 exited with code 0"), std::string::npos)
+        << log;
+  }
+}
+
+TEST_F(PoolTest, AKilledWorkerRestartsTheJobFromItsLatestSnapshot) {
+  for (int i = 0; i < 3; ++i) StartWorker();  // One spare.
+  const std::string id = Submit(6);
+  // Wait for a snapshot with progress in it.
+  ASSERT_TRUE(WaitFor(absl::Seconds(240), [&] {
+    for (const auto& s : RecordedSnapshots(id)) {
+      if (s.kimg() > 0) return true;
+    }
+    return false;
+  })) << "no snapshot after the first tick";
+  // Kill a worker of the gang (not the spare). The latest snapshot then is
+  // what the job must resume from.
+  int victim = -1;
+  for (int n = 0; n < 3 && victim < 0; ++n) {
+    if (ReadFile(WorkerLog(n)).value_or("").find("assigned job") !=
+        std::string::npos) {
+      victim = n;
+    }
+  }
+  ASSERT_GE(victim, 0);
+  const pgan::v1::Snapshot latest = RecordedSnapshots(id).back();
+  const absl::Time killed = absl::Now();
+  ::kill(workers_[victim], SIGKILL);
+  ::waitpid(workers_[victim], nullptr, 0);
+  workers_[victim] = -1;
+  ASSERT_TRUE(WaitFor(absl::Seconds(20), [&] { return Generation(id) >= 2; }));
+  const absl::Duration detected = absl::Now() - killed;
+  EXPECT_LT(detected, absl::Seconds(15));
+  std::cout << "gang restarted " << absl::FormatDuration(detected)
+            << " after SIGKILL of worker " << victim << "\n";
+
+  auto watched = Pgan("watch " + id);
+  EXPECT_EQ(watched.exit_code, 0) << watched.output;
+  EXPECT_EQ(State(id), "succeeded");
+  auto status = Pgan("status " + id);
+  EXPECT_NE(status.output.find("restarts   1"), std::string::npos)
+      << status.output;
+  // The new gang (the survivor and the spare) resumed from that snapshot,
+  // and its first tick carries on from there: nothing lost beyond it.
+  bool resumed = false;
+  for (int n = 0; n < 3; ++n) {
+    if (n == victim) continue;
+    const std::string log = ReadFile(WorkerLog(n)).value_or("");
+    resumed |= log.find("generation 2 (2 workers, resuming " + latest.path() +
+                        ")") != std::string::npos;
+  }
+  EXPECT_TRUE(resumed) << "expected a resume of " << latest.path();
+  double first_after = -1;
+  for (const pgan::v1::TickRecord& t : RecordedTicks(id)) {
+    if (absl::FromUnixSeconds(t.time().seconds()) > killed + absl::Seconds(1)) {
+      first_after = t.kimg();
+      break;
+    }
+  }
+  EXPECT_GE(first_after, latest.kimg() - 1e-9);
+  EXPECT_LE(first_after, latest.kimg() + 0.008 + 1e-9) << "one tick at most";
+}
+
+TEST_F(PoolTest, ACoordinatorKilledMidRunComesBackToTheJobAndItsHistory) {
+  StartWorker();
+  StartWorker();
+  const std::string id = Submit(6);
+  ASSERT_TRUE(
+      WaitFor(absl::Seconds(240), [&] { return !RecordedTicks(id).empty(); }));
+  const size_t ticks_before = RecordedTicks(id).size();
+  const size_t snapshots_before = RecordedSnapshots(id).size();
+  const int port = port_;
+  KillCoordinator();
+  absl::SleepFor(absl::Seconds(3));  // The workers train on meanwhile.
+  StartCoordinator(port);
+
+  auto watched = Pgan("watch " + id);
+  EXPECT_EQ(watched.exit_code, 0) << watched.output;
+  EXPECT_EQ(State(id), "succeeded");
+  EXPECT_EQ(Generation(id), 1) << "re-adopted, not restarted";
+  const std::vector<pgan::v1::TickRecord> ticks = RecordedTicks(id);
+  EXPECT_GT(ticks.size(), ticks_before);
+  EXPECT_GE(RecordedSnapshots(id).size(), snapshots_before);
+  // Every tick is there once, in order.
+  for (size_t i = 0; i < ticks.size(); ++i)
+    EXPECT_EQ(ticks[i].tick(), static_cast<int64_t>(i));
+  EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
+}
+
+// `mpirun -np 2 pgan-worker --job J --coordinator C`: rank 0 records the
+// gang as a job of the token's user and reports it like a pool gang.
+class AttachTest : public PoolTest {
+ protected:
+  std::string JobFile(double kimg) {
+    const std::string path = dir_.file("mpi-job.json");
+    EXPECT_TRUE(
+        WriteFileAtomically(
+            path, absl::StrCat(R"({"data": ")", data_, R"(", "outdir": ")",
+                               dir_.file("storage/mpi"),
+                               R"(", "cfg": "fastgan_lite", "res": 32,)",
+                               R"( "ngf": 8, "batch": 4, "kimg": )", kimg,
+                               R"(, "tick": 0.004, "snap": 1, "threads": 1,)",
+                               R"( "grid_width": 2, "grid_height": 1})"))
+            .ok());
+    return path;
+  }
+  // Root may run mpirun in containers and CI only with these flags.
+  std::string Mpirun(const std::string& token, const std::string& job) {
+    return absl::StrCat(
+        "PGAN_TOKEN=", token, " ", PGAN_MPIEXEC,
+        " --allow-run-as-root --oversubscribe -x PGAN_TOKEN -np 2 ",
+        PGAN_WORKER, " --job ", job, " --coordinator 127.0.0.1:", port_);
+  }
+  std::string OnlyJob() {
+    auto jobs = Pgan("jobs --all");
+    const size_t at = jobs.output.find("job-");
+    return at == std::string::npos ? "" : jobs.output.substr(at, 20);
+  }
+};
+
+TEST_F(AttachTest, AnMpirunGangReportsAsOneJobOfItsUser) {
+  auto run = RunCommand(Mpirun("alice-token", JobFile(0.008)));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("Attached to"), std::string::npos) << run.output;
+  const std::string id = OnlyJob();
+  ASSERT_FALSE(id.empty());
+  auto status = Pgan("status " + id);
+  EXPECT_NE(status.output.find("owner alice"), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("on 2 worker(s)"), std::string::npos)
+      << status.output;
+  EXPECT_EQ(State(id), "succeeded");
+  EXPECT_EQ(RecordedTicks(id).size(), 2u);
+  ASSERT_FALSE(RecordedSnapshots(id).empty());
+  EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.008, 1e-9);
+
+  // A token the coordinator does not know: the gang does not start.
+  auto refused = RunCommand(Mpirun("nobody", JobFile(0.008)));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("attaching to the coordinator"),
+            std::string::npos)
+      << refused.output;
+}
+
+TEST_F(AttachTest, CancellingAnAttachedJobStopsTheGangWithASnapshot) {
+  const pid_t mpirun =
+      Spawn({"/bin/sh", "-c", Mpirun("alice-token", JobFile(1))},
+            dir_.file("mpirun.log"));
+  std::string id;
+  ASSERT_TRUE(WaitFor(absl::Seconds(120), [&] {
+    id = OnlyJob();
+    return !id.empty() && !RecordedTicks(id).empty();
+  }));
+  auto cancelled = Pgan("cancel " + id);
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.output;
+  int status = -1;
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    return ::waitpid(mpirun, &status, WNOHANG) == mpirun;
+  })) << "the gang did not stop";
+  const std::string log = ReadFile(dir_.file("mpirun.log")).value_or("");
+  EXPECT_NE(log.find("The coordinator stops job " + id), std::string::npos)
+      << log;
+  EXPECT_EQ(State(id), "cancelled");
+  EXPECT_FALSE(RecordedSnapshots(id).empty());
+}
+
+}  // namespace
+}  // namespace pgan::services

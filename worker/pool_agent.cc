@@ -1,0 +1,352 @@
+#include "worker/pool_agent.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "worker/coordinator_client.h"
+
+extern char** environ;
+
+namespace pgan::worker {
+namespace {
+
+using pgan::v1::HeartbeatResponse;
+
+// A running task: the child process and what it reports back.
+struct Task {
+  pid_t pid = -1;
+  pgan::v1::Assignment assignment;
+  int progress_fd = -1;  // Read end.
+  int64_t iteration = 0, cur_nimg = 0;
+  bool killed = false;  // By the agent (abort): no report needed.
+};
+
+std::string ExitText(int status) {
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat("killed by signal ", WTERMSIG(status), " (",
+                        strsignal(WTERMSIG(status)), ")");
+  }
+  return absl::StrCat("exited with code ", WEXITSTATUS(status));
+}
+
+// Starts `pgan-worker --task -` with the assignment on its stdin and the
+// progress pipe on fd 3. Between fork and exec only async-signal-safe
+// calls: argv and envp are built before.
+absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
+                               const std::string& worker_id,
+                               const pgan::v1::Assignment& assignment) {
+  std::vector<std::string> args = {
+      options.executable,
+      "--task",
+      "-",
+      "--coordinator",
+      options.channel.address,
+      "--worker-id",
+      worker_id,
+      "--hostname",
+      options.hostname,
+      "--cpu-slots",
+      std::to_string(options.cpu_slots),
+      "--comm-timeout",
+      std::to_string(absl::ToDoubleSeconds(options.comm_timeout)),
+      "--progress-fd",
+      "3"};
+  if (!options.channel.tls_ca.empty()) {
+    args.insert(args.end(), {"--tls-ca", options.channel.tls_ca});
+  }
+  if (!options.channel.tls_cert.empty()) {
+    args.insert(args.end(), {"--tls-cert", options.channel.tls_cert,
+                             "--tls-key", options.channel.tls_key});
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The token goes through the environment, not the command line (which
+  // every user of the host can read).
+  std::string token_env = "PGAN_TOKEN=" + options.token;
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PGAN_TOKEN=", 11) != 0) envp.push_back(*e);
+  }
+  envp.push_back(token_env.data());
+  envp.push_back(nullptr);
+
+  int input[2], progress[2];
+  if (pipe2(input, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  if (pipe2(progress, O_CLOEXEC) != 0) {
+    close(input[0]);
+    close(input[1]);
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  const pid_t agent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    for (int fd : {input[0], input[1], progress[0], progress[1]}) close(fd);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != agent) _exit(127);  // The agent is already gone.
+    dup2(input[0], 0);
+    dup2(progress[1], 3);  // dup2 clears close-on-exec on the copy.
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(input[0]);
+  close(progress[1]);
+  const std::string bytes = assignment.SerializeAsString();
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n =
+        write(input[1], bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // The child died; waitpid tells.
+    written += static_cast<size_t>(n);
+  }
+  close(input[1]);
+  fcntl(progress[0], F_SETFL, O_NONBLOCK);
+  Task task;
+  task.pid = pid;
+  task.assignment = assignment;
+  task.progress_fd = progress[0];
+  return task;
+}
+
+void ReadProgress(Task& task) {
+  int64_t record[2];
+  while (read(task.progress_fd, record, sizeof(record)) ==
+         static_cast<ssize_t>(sizeof(record))) {
+    task.iteration = record[0];
+    task.cur_nimg = record[1];
+  }
+}
+
+// Registers, retrying with backoff while the coordinator is unreachable.
+absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
+    CoordinatorClient& client, const PoolAgentOptions& options,
+    const std::string& worker_id, const Task* task,
+    const std::atomic<bool>* stop, std::ostream& log) {
+  pgan::v1::RegisterWorkerRequest request;
+  request.set_worker_id(worker_id);
+  if (task != nullptr) {
+    request.set_job_id(task->assignment.job_id());
+    request.set_generation(task->assignment.generation());
+  }
+  request.mutable_info()->set_host(options.hostname);
+  request.mutable_info()->set_gpus(options.gpus);
+  request.mutable_info()->set_cpu_slots(options.cpu_slots);
+  request.mutable_info()->set_version(PGAN_VERSION_STRING);
+  absl::Duration backoff = absl::Milliseconds(250);
+  bool warned = false;
+  while (!stop->load()) {
+    absl::StatusOr<pgan::v1::RegisterWorkerResponse> response =
+        client.Register(request);
+    if (response.ok()) return response;
+    const absl::StatusCode code = response.status().code();
+    if (code != absl::StatusCode::kUnavailable &&
+        code != absl::StatusCode::kDeadlineExceeded) {
+      return response.status();
+    }
+    if (!warned) {
+      log << "pgan-worker: coordinator " << options.channel.address
+          << " not reachable (" << response.status().message() << "); retrying"
+          << std::endl;
+      warned = true;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  return absl::CancelledError("stopped before registering");
+}
+
+}  // namespace
+
+absl::Status PoolAgentOptions::Validate() const {
+  if (absl::Status valid = channel.Validate(); !valid.ok()) return valid;
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        "no worker token: give --token-file or set PGAN_TOKEN");
+  }
+  if (hostname.empty()) {
+    return absl::InvalidArgumentError("--hostname: expected a host name");
+  }
+  if (gpus < 0 || cpu_slots < 1) {
+    return absl::InvalidArgumentError(
+        "--gpus must be >= 0 and --cpu-slots >= 1");
+  }
+  if (executable.empty()) {
+    return absl::InvalidArgumentError("the pgan-worker executable is unknown");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunPoolAgent(const PoolAgentOptions& options,
+                          const std::atomic<bool>* stop, std::ostream& log) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> made =
+      CoordinatorClient::Create(options.channel, options.token);
+  if (!made.ok()) return made.status();
+  CoordinatorClient& client = **made;
+  absl::StatusOr<pgan::v1::RegisterWorkerResponse> registered =
+      Register(client, options, options.worker_id, nullptr, stop, log);
+  if (!registered.ok()) {
+    return stop->load() ? absl::OkStatus() : registered.status();
+  }
+  const std::string worker_id = registered->worker_id();
+  absl::Duration interval =
+      absl::Milliseconds(std::max(100, registered->heartbeat_interval_ms()));
+  log << "pgan-worker " << worker_id << " registered with "
+      << options.channel.address << " (" << options.hostname << ", "
+      << options.gpus << " GPU, " << options.cpu_slots << " cores)"
+      << std::endl;
+
+  std::optional<Task> task;
+  auto end_task = [&](int signal) {
+    if (!task) return;
+    task->killed = signal == SIGKILL;
+    kill(task->pid, signal);
+  };
+  bool unreachable = false;
+  while (true) {
+    // Reap the task; report it if it died without reporting (a crash, a
+    // kill from outside): the coordinator ignores a report of an old gang.
+    if (task) {
+      ReadProgress(*task);
+      int status = 0;
+      if (waitpid(task->pid, &status, WNOHANG) == task->pid) {
+        const bool reported = WIFEXITED(status) && WEXITSTATUS(status) <= 2;
+        if (!reported && !task->killed) {
+          pgan::v1::ReportExitRequest exit;
+          exit.set_worker_id(worker_id);
+          exit.set_job_id(task->assignment.job_id());
+          exit.set_generation(task->assignment.generation());
+          exit.set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+          exit.set_reason("the training process " + ExitText(status));
+          exit.set_retryable(true);
+          if (absl::Status sent = client.ReportExit(exit); !sent.ok()) {
+            log << "pgan-worker: could not report the task's exit: "
+                << sent.message() << std::endl;
+          }
+        }
+        log << "pgan-worker: task " << task->assignment.job_id()
+            << " generation " << task->assignment.generation() << " "
+            << ExitText(status) << std::endl;
+        close(task->progress_fd);
+        task.reset();
+      }
+    }
+    if (stop->load()) {
+      if (!task) return absl::OkStatus();
+      // The task snapshots at its next iteration and reports; one stuck in
+      // a collective is killed after the collective timeout.
+      end_task(SIGTERM);
+      const absl::Time give_up = absl::Now() + options.comm_timeout;
+      while (waitpid(task->pid, nullptr, WNOHANG) != task->pid) {
+        if (absl::Now() > give_up) {
+          end_task(SIGKILL);
+          waitpid(task->pid, nullptr, 0);
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+      close(task->progress_fd);
+      return absl::OkStatus();
+    }
+
+    pgan::v1::HeartbeatRequest beat;
+    beat.set_worker_id(worker_id);
+    if (task) {
+      beat.set_job_id(task->assignment.job_id());
+      beat.set_generation(task->assignment.generation());
+      beat.set_iteration(task->iteration);
+      beat.set_cur_nimg(task->cur_nimg);
+    }
+    absl::StatusOr<HeartbeatResponse> response = client.Heartbeat(beat);
+    if (!response.ok()) {
+      const absl::StatusCode code = response.status().code();
+      if (code == absl::StatusCode::kNotFound) {
+        // The coordinator restarted (or declared this worker lost): register
+        // again under the same id; the next heartbeat carries the task, and
+        // the coordinator adopts it or says abort.
+        registered = Register(client, options, worker_id,
+                              task ? &*task : nullptr, stop, log);
+        if (!registered.ok() && !stop->load()) return registered.status();
+        continue;
+      }
+      if (code == absl::StatusCode::kUnauthenticated ||
+          code == absl::StatusCode::kPermissionDenied) {
+        end_task(SIGKILL);
+        return response.status();
+      }
+      if (!unreachable) {
+        log << "pgan-worker: heartbeat failed (" << response.status().message()
+            << "); retrying" << (task ? ", the task keeps training" : "")
+            << std::endl;
+        unreachable = true;
+      }
+      absl::SleepFor(interval);
+      continue;
+    }
+    if (unreachable) {
+      log << "pgan-worker: coordinator reachable again" << std::endl;
+      unreachable = false;
+    }
+    switch (response->action()) {
+      case HeartbeatResponse::ACTION_ASSIGN: {
+        if (task) {  // Superseded: its gang was aborted.
+          end_task(SIGKILL);
+          waitpid(task->pid, nullptr, 0);
+          close(task->progress_fd);
+          task.reset();
+        }
+        const pgan::v1::Assignment& a = response->assignment();
+        log << "pgan-worker: assigned job " << a.job_id() << " generation "
+            << a.generation() << " (" << a.world_size() << " workers"
+            << (a.resume_snapshot().empty()
+                    ? ""
+                    : ", resuming " + a.resume_snapshot())
+            << ")" << std::endl;
+        absl::StatusOr<Task> started = StartTask(options, worker_id, a);
+        if (!started.ok()) {
+          pgan::v1::ReportExitRequest exit;
+          exit.set_worker_id(worker_id);
+          exit.set_job_id(a.job_id());
+          exit.set_generation(a.generation());
+          exit.set_exit_code(1);
+          exit.set_reason(std::string(started.status().message()));
+          exit.set_retryable(true);
+          client.ReportExit(exit).IgnoreError();
+        } else {
+          task = std::move(*started);
+        }
+        break;
+      }
+      case HeartbeatResponse::ACTION_ABORT:
+        if (task) {
+          log << "pgan-worker: aborting job " << task->assignment.job_id()
+              << ": " << response->reason() << std::endl;
+          end_task(SIGKILL);
+        }
+        break;
+      case HeartbeatResponse::ACTION_STOP:
+        end_task(SIGTERM);
+        break;
+      default:
+        break;
+    }
+    absl::SleepFor(interval);
+  }
+}
+
+}  // namespace pgan::worker
