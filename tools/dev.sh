@@ -98,7 +98,7 @@ case "${1:-}" in
     build
     # The main job on an embedded default, through the service: Projected
     # FastGAN-lite on 2,000 Fashion-MNIST images at 32x32 on two pool
-    # workers, about five minutes on 2 CPU cores. The learning rates are 10x
+    # workers, about nine minutes on 2 CPU cores. The learning rates are 10x
     # the reference's so that the samples visibly change within those
     # minutes.
     demo="$BUILD/demo"
