@@ -335,6 +335,21 @@ TEST_F(PoolTest, ACoordinatorKilledMidRunComesBackToTheJobAndItsHistory) {
   EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
 }
 
+TEST_F(PoolTest, AMissingDatasetFailsTheJobAtOnceWithTheReason) {
+  StartWorker();
+  StartWorker();
+  data_ = dir_.file("data/not-there.zip");  // Under the root, but absent.
+  const std::string id = Submit(4);
+  auto watched = Pgan("watch " + id);
+  EXPECT_NE(watched.exit_code, 0) << watched.output;
+  EXPECT_EQ(State(id), "failed");
+  auto status = Pgan("status " + id);
+  EXPECT_NE(status.output.find("not-there.zip"), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("restarts   0"), std::string::npos)
+      << "a retry cannot help: " << status.output;
+}
+
 // `mpirun -np 2 pgan-worker --job J --coordinator C`: rank 0 records the
 // gang as a job of the token's user and reports it like a pool gang.
 class AttachTest : public PoolTest {
