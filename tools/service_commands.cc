@@ -6,6 +6,7 @@
 #include <grpcpp/security/credentials.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -85,6 +86,15 @@ absl::StatusOr<Connection> Connect(const ServiceOptions& options) {
                    rpc::MakeChannel(channel));
   c.stub = pgan::v1::JobService::NewStub(made);
   return c;
+}
+
+// "[#########-----------]  45%" for a fraction done.
+std::string ProgressBar(double done) {
+  constexpr int kWidth = 20;
+  done = std::clamp(done, 0.0, 1.0);
+  const int filled = static_cast<int>(done * kWidth + 0.5);
+  return absl::StrFormat("[%s%s] %3.0f%%", std::string(filled, '#'),
+                         std::string(kWidth - filled, '-'), done * 100);
 }
 
 // YAML as the JSON that JsonStringToMessage reads: plain scalars that look
@@ -292,13 +302,14 @@ absl::Status RunWatch(const ServiceOptions& service, const std::string& id,
     }
     if (event.has_tick()) {
       const pgan::v1::TickRecord& t = event.tick();
+      const double total = event.job().spec().training().kimg();
       out << absl::StrFormat(
                  "tick %-5d kimg %8.2f / %.2f  sec/kimg %7.2f  eta %6.0fs  "
                  "loss G "
-                 "%7.4f D %7.4f",
-                 t.tick(), t.kimg(), event.job().spec().training().kimg(),
-                 t.sec_per_kimg(), event.job().eta_seconds(), t.loss_g(),
-                 t.loss_d())
+                 "%7.4f D %7.4f  %s",
+                 t.tick(), t.kimg(), total, t.sec_per_kimg(),
+                 event.job().eta_seconds(), t.loss_g(), t.loss_d(),
+                 ProgressBar(total > 0 ? t.kimg() / total : 0))
           << std::endl;
     }
     last = event.job();

@@ -228,6 +228,9 @@ TEST_F(PoolTest, TwoWorkersRunAJobSubmittedAndWatchedThroughTheCli) {
       << watched.output;
   EXPECT_NE(watched.output.find("kimg     0.02 / 0.02"), std::string::npos)
       << watched.output;
+  EXPECT_NE(watched.output.find("[####################] 100%"),
+            std::string::npos)
+      << watched.output;
   EXPECT_EQ(State(id), "succeeded");
   EXPECT_EQ(Generation(id), 1) << "no restarts";
 
