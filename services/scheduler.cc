@@ -271,6 +271,18 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   Worker& w = it->second;
   w.last_seen = now;
   HeartbeatResponse response;
+  if (request.leaving()) {
+    const std::string job_id = w.job_id, host = w.info.host();
+    workers_.erase(it);
+    if (!job_id.empty()) {
+      RETURN_IF_ERROR(FailGangLocked(
+          job_id,
+          absl::StrCat(request.worker_id(), " on ", host, " left the pool"),
+          /*retryable=*/true, now));
+    }
+    response.set_action(HeartbeatResponse::ACTION_CONTINUE);
+    return response;
+  }
   AdoptLocked(w, request.job_id(), request.generation());
   response.set_action(w.pending);
   if (w.pending == HeartbeatResponse::ACTION_ASSIGN)

@@ -247,7 +247,18 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       }
     }
     if (stop->load()) {
-      if (!task) return absl::OkStatus();
+      // Tell the coordinator now rather than let it wait for the timeout.
+      const auto leave = [&] {
+        pgan::v1::HeartbeatRequest bye;
+        bye.set_worker_id(worker_id);
+        bye.set_leaving(true);
+        client.Heartbeat(bye).IgnoreError();
+        log << "pgan-worker " << worker_id << " left the pool" << std::endl;
+      };
+      if (!task) {
+        leave();
+        return absl::OkStatus();
+      }
       // The task snapshots at its next iteration and reports; one stuck in
       // a collective is killed after the collective timeout.
       end_task(SIGTERM);
@@ -261,6 +272,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
         absl::SleepFor(absl::Milliseconds(100));
       }
       close(task->progress_fd);
+      leave();
       return absl::OkStatus();
     }
 

@@ -442,5 +442,34 @@ TEST_F(SchedulerTest, AnElasticJobRestartsOnFewerWorkersWhereTheBatchSplits) {
   EXPECT_EQ(beat.assignment().world_size(), 3);
 }
 
+TEST_F(SchedulerTest, AWorkerThatLeavesIsForgottenAtOnceAndItsGangRestarts) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  const std::string spare = Register("host-c");
+  Beat(a);
+  Beat(b);
+  EXPECT_EQ(scheduler_->idle_workers(), 1);
+
+  pgan::v1::HeartbeatRequest bye;
+  bye.set_worker_id(spare);
+  bye.set_leaving(true);
+  ASSERT_TRUE(scheduler_->Heartbeat(bye, now_).ok());
+  EXPECT_EQ(scheduler_->idle_workers(), 0) << "no timeout to wait for";
+  EXPECT_EQ(scheduler_->Heartbeat(bye, now_).status().code(),
+            absl::StatusCode::kNotFound);
+
+  bye.set_worker_id(a);
+  bye.set_job_id(job);
+  bye.set_generation(1);
+  ASSERT_TRUE(scheduler_->Heartbeat(bye, now_).ok());
+  const pgan::v1::Job restarting = Job(job);
+  EXPECT_EQ(restarting.state(), pgan::v1::JOB_STATE_RESTARTING);
+  EXPECT_EQ(restarting.restarts(), 1);
+  EXPECT_NE(restarting.pending_reason().find("left the pool"),
+            std::string::npos)
+      << restarting.pending_reason();
+  EXPECT_EQ(Beat(b, job, 1).action(), HeartbeatResponse::ACTION_ABORT);
+}
+
 }  // namespace
 }  // namespace pgan::services
