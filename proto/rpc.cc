@@ -6,19 +6,17 @@
 #include "absl/strings/str_cat.h"
 
 namespace pgan::rpc {
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+absl::StatusOr<std::string> ReadPemFile(const std::string& path,
+                                        const char* flag) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
-  if (!in || !(text << in.rdbuf())) {
+  if (!in || !(text << in.rdbuf()) ||
+      text.str().find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", path, ": cannot read the PEM file"));
+        absl::StrCat(flag, " ", path, ": expected a readable PEM file"));
   }
   return text.str();
 }
-
-}  // namespace
 
 absl::Status ChannelOptions::Validate() const {
   if (address.empty()) {
@@ -46,13 +44,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
                                      grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadPem(options.tls_ca, "--tls-ca");
+  absl::StatusOr<std::string> ca = ReadPemFile(options.tls_ca, "--tls-ca");
   if (!ca.ok()) return ca.status();
   ssl.pem_root_certs = *ca;
   if (!options.tls_cert.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem(options.tls_cert, "--tls-cert");
+    absl::StatusOr<std::string> cert =
+        ReadPemFile(options.tls_cert, "--tls-cert");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem(options.tls_key, "--tls-key");
+    absl::StatusOr<std::string> key = ReadPemFile(options.tls_key, "--tls-key");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;

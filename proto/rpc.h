@@ -32,6 +32,11 @@ struct ChannelOptions {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const ChannelOptions& options);
 
+// The contents of a PEM file; INVALID_ARGUMENT naming `flag` and the file
+// when it cannot be read or holds no PEM block.
+absl::StatusOr<std::string> ReadPemFile(const std::string& path,
+                                        const char* flag);
+
 // Adds "authorization: Bearer <token>".
 void Authorize(grpc::ClientContext* context, const std::string& token);
 

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/file_util.h"
 #include "common/status_macros.h"
+#include "proto/rpc.h"
 
 namespace pgan::services {
 
@@ -43,16 +43,6 @@ absl::Status CoordinatorConfig::Validate() const {
 
 namespace {
 
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* flag) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok() || text->find("-----BEGIN") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": expected a readable PEM file"));
-  }
-  return text;
-}
-
 // Plain text, TLS, or TLS that asks clients for a certificate and checks
 // any it gets against the client CA (workers must present one; see
 // WorkerServiceImpl).
@@ -64,12 +54,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
           ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
           : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(config.tls_cert, "--tls-cert"));
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(config.tls_key, "--tls-key"));
+  ASSIGN_OR_RETURN(pair.cert_chain,
+                   rpc::ReadPemFile(config.tls_cert, "--tls-cert"));
+  ASSIGN_OR_RETURN(pair.private_key,
+                   rpc::ReadPemFile(config.tls_key, "--tls-key"));
   options.pem_key_cert_pairs.push_back(pair);
   if (!config.tls_client_ca.empty()) {
     ASSIGN_OR_RETURN(options.pem_root_certs,
-                     ReadPem(config.tls_client_ca, "--tls-client-ca"));
+                     rpc::ReadPemFile(config.tls_client_ca, "--tls-client-ca"));
   }
   return grpc::SslServerCredentials(options);
 }

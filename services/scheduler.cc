@@ -60,6 +60,11 @@ int GangSize(const Job& job, int available, int freeing) {
   return 0;
 }
 
+// The stand-in worker of an attached gang.
+std::string AttachedWorkerId(const std::string& job_id) {
+  return "attached-" + job_id;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(StateStore* store, SchedulerOptions options)
@@ -124,10 +129,6 @@ std::string Scheduler::RunDir(const Job& job) const {
                       "/", job.id());
 }
 
-std::string AttachedWorkerId(const std::string& job_id) {
-  return "attached-" + job_id;
-}
-
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Attach(
     Job job, const std::string& host, absl::Time now) {
   if (host.empty() || host.size() > 255) {
@@ -141,17 +142,7 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Attach(
   job.set_world_size(job.spec().resources().workers());
   *job.mutable_started() = ToProto(now);
   RETURN_IF_ERROR(store_->InsertJob(job).status());
-  Worker& w = workers_[id];
-  w.id = id;
-  w.info.set_host(host);
-  w.info.set_cpu_slots(1);
-  w.last_seen = now;
-  w.job_id = job.id();
-  w.generation = 1;
-  w.attached = true;
-  Gang& gang = gangs_[job.id()];
-  gang.generation = 1;
-  gang.members = {id};
+  AddAttachedLocked(job.id(), host, /*generation=*/1, now);
   pgan::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_heartbeat_interval_ms(static_cast<int32_t>(
@@ -176,9 +167,17 @@ bool Scheduler::ReadoptAttachedLocked(const std::string& worker_id,
       stored->job.generation() != generation) {
     return false;
   }
-  Worker& w = workers_[worker_id];
-  w.id = worker_id;
-  w.info.set_host("attached");
+  AddAttachedLocked(job_id, "attached", generation, now);
+  return true;
+}
+
+void Scheduler::AddAttachedLocked(const std::string& job_id,
+                                  const std::string& host, int64_t generation,
+                                  absl::Time now) {
+  const std::string id = AttachedWorkerId(job_id);
+  Worker& w = workers_[id];
+  w.id = id;
+  w.info.set_host(host);
   w.info.set_cpu_slots(1);
   w.last_seen = now;
   w.job_id = job_id;
@@ -186,8 +185,7 @@ bool Scheduler::ReadoptAttachedLocked(const std::string& worker_id,
   w.attached = true;
   Gang& gang = gangs_[job_id];
   gang.generation = generation;
-  gang.members = {worker_id};
-  return true;
+  gang.members = {id};
 }
 
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(

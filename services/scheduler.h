@@ -132,6 +132,9 @@ class Scheduler {
   // After a coordinator restart: takes `w` back into the gang of the job
   // and generation it says it runs, or tells it to abort a stale one.
   void AdoptLocked(Worker& w, const std::string& job_id, int64_t generation);
+  // The stand-in worker of an attached gang and its one-member gang.
+  void AddAttachedLocked(const std::string& job_id, const std::string& host,
+                         int64_t generation, absl::Time now);
   // Re-creates the stand-in of an attached gang after a coordinator
   // restart, when its job still runs at `generation`.
   bool ReadoptAttachedLocked(const std::string& worker_id,

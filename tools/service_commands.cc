@@ -37,7 +37,7 @@ struct Connection {
   std::unique_ptr<grpc::ClientContext> Context() const {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    context->AddMetadata("authorization", "Bearer " + token);
+    rpc::Authorize(context.get(), token);
     return context;
   }
 
@@ -51,8 +51,7 @@ struct Connection {
                        "); is pgan-coordinator running? Set --coordinator or "
                        "PGAN_COORDINATOR"));
     }
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return rpc::FromGrpc(status);
   }
 };
 
@@ -288,7 +287,7 @@ absl::Status RunWatch(const ServiceOptions& service, const std::string& id,
   pgan::v1::WatchJobRequest request;
   request.set_id(id);
   grpc::ClientContext context;  // No deadline: jobs run for days.
-  context.AddMetadata("authorization", "Bearer " + c.token);
+  rpc::Authorize(&context, c.token);
   auto reader = c.stub->WatchJob(&context, request);
   pgan::v1::JobEvent event;
   pgan::v1::Job last;
@@ -337,7 +336,7 @@ absl::Status RunDownload(const ServiceOptions& service, const std::string& id,
   request.set_job_id(id);
   request.set_which(which);
   grpc::ClientContext context;
-  context.AddMetadata("authorization", "Bearer " + c.token);
+  rpc::Authorize(&context, c.token);
   auto reader = c.stub->DownloadSnapshot(&context, request);
   int64_t received = 0, total = 0;
   // Written to a temporary file and renamed only when complete.
