@@ -303,6 +303,22 @@ grpc::Status JobServiceImpl::ListSnapshots(
   return grpc::Status::OK;
 }
 
+grpc::Status JobServiceImpl::ListTicks(
+    grpc::ServerContext* context, const pgan::v1::ListTicksRequest* request,
+    pgan::v1::ListTicksResponse* response) {
+  RpcTimer timer(metrics_, "ListTicks");
+  absl::StatusOr<Principal> caller = Caller(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<pgan::v1::Job> job =
+      VisibleJob(*caller, "job_id", request->job_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  absl::StatusOr<std::vector<pgan::v1::TickRecord>> ticks =
+      store_->Ticks(job->id());
+  if (!ticks.ok()) return ToGrpc(ticks.status());
+  for (pgan::v1::TickRecord& t : *ticks) *response->add_ticks() = std::move(t);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobServiceImpl::WatchJob(
     grpc::ServerContext* context, const pgan::v1::WatchJobRequest* request,
     grpc::ServerWriter<pgan::v1::JobEvent>* writer) {
@@ -349,15 +365,29 @@ grpc::Status JobServiceImpl::DownloadSnapshot(
   const std::string which =
       request->which().empty() ? "latest" : request->which();
   for (const pgan::v1::Snapshot& s : *snapshots) {
-    if (which == "latest" ||
-        absl::StrFormat("%06d", static_cast<int64_t>(s.kimg())) == which) {
+    if (which == "best") {
+      // The lowest first metric; the earliest of equals.
+      if (s.metrics_size() > 0 &&
+          (chosen == nullptr ||
+           s.metrics(0).value() < chosen->metrics(0).value())) {
+        chosen = &s;
+      }
+    } else if (which == "latest" ||
+               absl::StrFormat("%06d", static_cast<int64_t>(s.kimg())) ==
+                   which) {
       chosen = &s;  // Sorted by kimg: the last match is the latest.
     }
+  }
+  if (chosen == nullptr && which == "best") {
+    return ToGrpc(absl::NotFoundError(absl::StrCat(
+        "job ", job->id(),
+        " has no evaluated snapshot yet (best needs training.metrics, "
+        "measured at snapshots)")));
   }
   if (chosen == nullptr) {
     return ToGrpc(absl::NotFoundError(absl::StrCat(
         "job ", job->id(), " has no snapshot \"", which.substr(0, 32),
-        "\" (which: latest or the kimg of a snapshot, e.g. 000200)")));
+        "\" (which: latest, best or the kimg of a snapshot, e.g. 000200)")));
   }
   // Workers report the paths: serve only files under the output roots.
   absl::StatusOr<std::string> path =

@@ -44,6 +44,9 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
   grpc::Status CancelJob(grpc::ServerContext* context,
                          const pgan::v1::CancelJobRequest* request,
                          pgan::v1::Job* response) override;
+  grpc::Status ListTicks(grpc::ServerContext* context,
+                         const pgan::v1::ListTicksRequest* request,
+                         pgan::v1::ListTicksResponse* response) override;
   grpc::Status ListSnapshots(
       grpc::ServerContext* context,
       const pgan::v1::ListSnapshotsRequest* request,

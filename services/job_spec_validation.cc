@@ -1,11 +1,16 @@
 #include "services/job_spec_validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -95,6 +100,47 @@ absl::Status ValidateModel(const pgan::v1::ModelConfig& m) {
   return absl::OkStatus();
 }
 
+// The trainer's metric names ("fid50k_full", "fd64_full"), checked here so
+// that a typo fails at submission rather than on a worker.
+absl::Status ValidateMetrics(const pgan::v1::TrainingOptions& t) {
+  if (t.metrics_size() > 8) return FieldError("training.metrics", "at most 8");
+  for (int i = 0; i < t.metrics_size(); ++i) {
+    absl::string_view m = t.metrics(i);
+    const std::string field = absl::StrCat("training.metrics[", i, "]");
+    const bool kind = absl::ConsumePrefix(&m, "fid") ||
+                      absl::ConsumePrefix(&m, "kid") ||
+                      absl::ConsumePrefix(&m, "fd");
+    const bool full = absl::ConsumeSuffix(&m, "_full");
+    absl::ConsumeSuffix(&m, "k");
+    int64_t n = 0;
+    if (!kind || !full || m.empty() || m.size() > 7 ||
+        !std::all_of(m.begin(), m.end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(m, &n) || n < 1) {
+      return FieldError(field, absl::StrCat("\"", t.metrics(i).substr(0, 40),
+                                            "\": expected fid<N>k_full, "
+                                            "kid<N>k_full or fd<N>k_full "
+                                            "(e.g. fid50k_full, fd64_full)"));
+    }
+    if (absl::StartsWith(t.metrics(i), "kid") && t.inception().empty()) {
+      return FieldError(field, "KID needs training.inception");
+    }
+  }
+  if (t.metrics_async() && t.metrics_size() == 0) {
+    return FieldError("training.metrics_async", "needs training.metrics");
+  }
+  if (t.stop_early() && t.metrics_size() == 0) {
+    return FieldError("training.stop_early", "needs training.metrics");
+  }
+  if (t.has_patience()) {
+    RETURN_IF_ERROR(InRange("training.patience", t.patience(), 0, 1000000));
+  }
+  if (t.has_collapse_ratio() &&
+      !(t.collapse_ratio() == 0 || t.collapse_ratio() > 1)) {
+    return FieldError("training.collapse_ratio", "must be 0 (off) or > 1");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTraining(const pgan::v1::TrainingOptions& t, int workers,
                               const PathRoots& roots) {
   if (!t.has_model())
@@ -108,6 +154,11 @@ absl::Status ValidateTraining(const pgan::v1::TrainingOptions& t, int workers,
         ConfinePath("training.feature_weights", t.feature_weights(), roots.data)
             .status());
   }
+  if (!t.inception().empty()) {
+    RETURN_IF_ERROR(
+        ConfinePath("training.inception", t.inception(), roots.data).status());
+  }
+  RETURN_IF_ERROR(ValidateMetrics(t));
   RETURN_IF_ERROR(InRange("training.batch", t.batch(), 1, 65536));
   if (t.batch() % workers != 0) {
     return FieldError(

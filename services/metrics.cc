@@ -1,5 +1,7 @@
 #include "services/metrics.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -70,6 +72,25 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
   MetricFamily restarts =
       Family("pgan_job_restarts_total", "Restarts of a job after failures",
              MetricType::Counter);
+  MetricFamily eta =
+      Family("pgan_job_eta_seconds",
+             "Estimated seconds until a running job ends", MetricType::Gauge);
+  MetricFamily metric = Family(
+      "pgan_job_metric",
+      "Latest quality metric of a job (FID, KID or a named FD), lower is "
+      "better",
+      MetricType::Gauge);
+  MetricFamily metric_kimg =
+      Family("pgan_job_metric_kimg",
+             "kimg of the snapshot the latest quality metric measured",
+             MetricType::Gauge);
+  MetricFamily metric_best =
+      Family("pgan_job_metric_best",
+             "Best (lowest) quality metric of a job so far", MetricType::Gauge);
+  // Quality metrics stay visible for a while after the job ends: the final
+  // value is what a dashboard is opened for.
+  const int64_t recent =
+      google::protobuf::util::TimeUtil::GetCurrentTime().seconds() - 3600;
   std::map<pgan::v1::JobState, int> by_state;
   for (int s = pgan::v1::JOB_STATE_QUEUED; s <= pgan::v1::JOB_STATE_CANCELLED;
        ++s) {
@@ -82,10 +103,20 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
     for (const StoredJob& stored : *all) {
       const pgan::v1::Job& job = stored.job;
       ++by_state[job.state()];
-      if (job.state() != pgan::v1::JOB_STATE_RUNNING &&
-          job.state() != pgan::v1::JOB_STATE_RESTARTING) {
-        continue;
+      const bool active = job.state() == pgan::v1::JOB_STATE_RUNNING ||
+                          job.state() == pgan::v1::JOB_STATE_RESTARTING;
+      if (active || job.finished().seconds() >= recent) {
+        for (const pgan::v1::MetricValue& m : job.metrics()) {
+          Add(metric, {{"job", job.id()}, {"metric", m.metric()}}, m.value());
+          Add(metric_kimg, {{"job", job.id()}, {"metric", m.metric()}},
+              job.metrics_kimg());
+        }
+        for (const pgan::v1::MetricValue& m : job.best_metrics()) {
+          Add(metric_best, {{"job", job.id()}, {"metric", m.metric()}},
+              m.value());
+        }
       }
+      if (!active) continue;
       const pgan::v1::TickRecord& t = job.last_tick();
       Add(kimg, {{"job", job.id()}}, t.kimg());
       Add(speed, {{"job", job.id()}}, t.sec_per_kimg());
@@ -94,6 +125,7 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
       Add(sign, {{"job", job.id()}, {"input", "fake"}}, t.sign_fake());
       Add(sign, {{"job", job.id()}, {"input", "real"}}, t.sign_real());
       Add(restarts, {{"job", job.id()}}, job.restarts());
+      Add(eta, {{"job", job.id()}}, job.eta_seconds());
     }
   }
   for (const auto& [state, count] : by_state)
@@ -105,8 +137,9 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
   Add(workers, {{"state", "busy"}}, counts.busy);
   Add(workers, {{"state", "dead"}}, counts.dead);
 
-  std::vector<MetricFamily> families = {jobs, workers, kimg,    speed,
-                                        loss, sign,    restarts};
+  std::vector<MetricFamily> families = {jobs,   workers,     kimg,       speed,
+                                        loss,   sign,        restarts,   eta,
+                                        metric, metric_kimg, metric_best};
   for (MetricFamily& f : registry_->Collect()) families.push_back(std::move(f));
   return families;
 }

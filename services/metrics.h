@@ -9,8 +9,14 @@
 //   pgan_job_seconds_per_kimg{job}
 //   pgan_job_loss{job,network}             G and D loss of the last tick
 //   pgan_job_d_sign{job,input}             D's mean sign on fake and real
-//   images pgan_job_restarts_total{job} pgan_rpc_duration_seconds{method}
-//   histogram of unary calls (streams
+//   pgan_job_restarts_total{job}
+//   pgan_job_eta_seconds{job}              estimated time to the end
+//   pgan_job_metric{job,metric}            latest quality metric (FID, KID
+//                                          or a named FD; running jobs and
+//                                          jobs ended in the last hour)
+//   pgan_job_metric_kimg{job,metric}       kimg of its snapshot
+//   pgan_job_metric_best{job,metric}       best (lowest) so far
+//   pgan_rpc_duration_seconds{method}      histogram of unary calls (streams
 //                                          and the rendezvous wait by design)
 //
 // Thread-safe.

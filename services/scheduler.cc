@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -410,10 +411,42 @@ absl::Status Scheduler::ReportTick(const pgan::v1::ReportTickRequest& request) {
   RETURN_IF_ERROR(store_->RecordTick(request.job_id(), request.tick()));
   ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(request.job_id()));
   Job& job = stored.job;
-  *job.mutable_last_tick() = request.tick();
-  const double left = job.spec().training().kimg() - request.tick().kimg();
-  job.set_eta_seconds(std::max(0.0, left * request.tick().sec_per_kimg()));
+  const pgan::v1::TickRecord& tick = request.tick();
+  *job.mutable_last_tick() = tick;
+  const double left = job.spec().training().kimg() - tick.kimg();
+  job.set_eta_seconds(std::max(0.0, left * tick.sec_per_kimg()));
+  if (tick.metrics_size() > 0) {
+    RETURN_IF_ERROR(RecordMetricsLocked(tick, &job));
+  }
   return store_->UpdateJob(job);
+}
+
+absl::Status Scheduler::RecordMetricsLocked(const pgan::v1::TickRecord& tick,
+                                            Job* job) {
+  *job->mutable_metrics() = tick.metrics();
+  job->set_metrics_kimg(tick.metrics_kimg());
+  for (const pgan::v1::MetricValue& m : tick.metrics()) {
+    pgan::v1::MetricValue* best = nullptr;
+    for (pgan::v1::MetricValue& b : *job->mutable_best_metrics()) {
+      if (b.metric() == m.metric()) best = &b;
+    }
+    if (best == nullptr) {
+      *job->add_best_metrics() = m;
+    } else if (m.value() < best->value()) {
+      best->set_value(m.value());
+    }
+  }
+  // The snapshot they measured (written before its metrics) carries them,
+  // for `pgan download --snapshot best`.
+  ASSIGN_OR_RETURN(std::vector<pgan::v1::Snapshot> snapshots,
+                   store_->Snapshots(job->id()));
+  for (pgan::v1::Snapshot& s : snapshots) {
+    if (std::abs(s.kimg() - tick.metrics_kimg()) < 5e-4) {
+      *s.mutable_metrics() = tick.metrics();
+      RETURN_IF_ERROR(store_->RecordSnapshot(s));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::ReportSnapshot(

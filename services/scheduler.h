@@ -56,6 +56,8 @@ class Scheduler {
   absl::Status StoreSet(const pgan::v1::StoreSetRequest& request);
   absl::StatusOr<pgan::v1::StoreGetResponse> StoreGet(
       const pgan::v1::StoreGetRequest& request);
+  // Records the tick; its metrics also update the job's latest and best
+  // values and the measured snapshot's record.
   absl::Status ReportTick(const pgan::v1::ReportTickRequest& request);
   absl::Status ReportSnapshot(const pgan::v1::ReportSnapshotRequest& request);
   absl::Status ReportExit(const pgan::v1::ReportExitRequest& request,
@@ -124,6 +126,8 @@ class Scheduler {
 
   // Under mu_.
   absl::Status ScheduleLocked(absl::Time now);
+  absl::Status RecordMetricsLocked(const pgan::v1::TickRecord& tick,
+                                   pgan::v1::Job* job);
   absl::Status FailGangLocked(const std::string& job_id,
                               const std::string& reason, bool retryable,
                               absl::Time now);

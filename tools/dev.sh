@@ -18,6 +18,7 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev
   libopenmpi-dev openmpi-bin libgloo-dev openssl libyaml-cpp-dev
   prometheus-cpp-dev libsqlite3-dev libssl-dev
+  prometheus libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist

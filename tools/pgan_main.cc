@@ -3,14 +3,18 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_split.h"
 #include "tools/dataset_command.h"
+#include "tools/fid_command.h"
 #include "tools/model_commands.h"
+#include "tools/plot_command.h"
 #if PGAN_HAVE_SERVICE_COMMANDS
 #include "tools/service_commands.h"
 #endif
@@ -197,7 +201,59 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--grid", grid, "Sample grid, WxH images (default: the reference's)");
   train_cmd->add_option("--workers", train.config.workers, "Image decoding threads")
       ->capture_default_str();
+  std::string metrics = "none";
+  train_cmd
+      ->add_option("--metrics", metrics,
+                   "Quality metrics at every snapshot, comma-separated: "
+                   "fid50k_full, kid50k_full, fd2k_full (feature network FD), "
+                   "fd64_full... or none")
+      ->capture_default_str();
+  train_cmd->add_option("--inception", train.config.inception,
+                        "pytorch-fid's Inception-v3 weights (.pth or "
+                        ".safetensors) for FID/KID; without them an FID is "
+                        "computed as the feature network's FD, named so");
+  train_cmd->add_option("--metrics-cache", train.config.metrics_cache,
+                        "Dataset statistics cache folder (default: .pgan-stats "
+                        "beside the dataset)");
+  train_cmd->add_option("--metrics-async", train.config.metrics_async,
+                        "Evaluate while training goes on")
+      ->capture_default_str();
+  train_cmd->add_option("--patience", train.config.patience,
+                        "Report a plateau after this many evaluations "
+                        "without a new best (0: off)")
+      ->capture_default_str();
+  train_cmd->add_option("--collapse-ratio", train.config.collapse_ratio,
+                        "Report a collapse when the metric exceeds its best "
+                        "by this factor (0: off)")
+      ->capture_default_str();
+  train_cmd->add_option("--stop-early", train.config.stop_early,
+                        "Stop at a plateau or collapse (the best snapshot is "
+                        "kept)")
+      ->capture_default_str();
   AddCommFlags(train_cmd, &train.comm);
+
+  pgan::tools::FidOptions fid;
+  CLI::App* fid_cmd = app.add_subcommand(
+      "fid", "FID (or the feature network's FD) of a network or of two folders");
+  fid_cmd->add_option("--network", fid.network, "Network or snapshot file");
+  fid_cmd->add_option("--data", fid.data, "Dataset zip or folder to compare with");
+  fid_cmd->add_option("--num", fid.num, "Images to generate")->capture_default_str();
+  fid_cmd->add_option("--mirror", fid.mirror, "Include the dataset's x-flips")
+      ->capture_default_str();
+  fid_cmd->add_option("--real", fid.real, "Folder of real images");
+  fid_cmd->add_option("--fake", fid.fake, "Folder of generated images");
+  fid_cmd->add_option("--inception", fid.inception,
+                      "pytorch-fid Inception-v3 weights (.pth or .safetensors)");
+  fid_cmd->add_option("--feature-weights", fid.feature_weights,
+                      "timm EfficientNet-Lite0 weights, for --real/--fake "
+                      "without --inception");
+  fid_cmd->add_option("--metrics-cache", fid.metrics_cache,
+                      "Dataset statistics cache folder");
+  fid_cmd->add_option("--batch", fid.batch, "Images per forward pass")
+      ->capture_default_str();
+  fid_cmd->add_flag("--json", fid.json, "Print JSON");
+  fid_cmd->add_option("--device", fid.device, "cpu, cuda, cuda:N or auto")
+      ->capture_default_str();
 
   pgan::tools::ExportOptions export_options;
   CLI::App* export_cmd = app.add_subcommand(
@@ -249,6 +305,21 @@ int main(int argc, char** argv) {
                           "Convert only the first N images (-1: all)")
       ->capture_default_str();
 
+  pgan::tools::PlotOptions plot;
+  CLI::App* plot_cmd = app.add_subcommand(
+      "plot", "Draw a run's curves (metrics, losses, D's signs) into a PNG");
+  plot_cmd->add_option("run_dir", plot.run_dir,
+                       "Run directory (stats.jsonl, metric-*.jsonl), or a "
+                       "job id of the coordinator")
+      ->required();
+  plot_cmd->add_option("-o,--out", plot.out,
+                       "PNG file to write (default RUN_DIR/curves.png, "
+                       "JOB_ID.png)");
+  plot_cmd->add_option("--width", plot.width, "Image width, pixels")
+      ->capture_default_str();
+  plot_cmd->add_option("--height", plot.height, "Image height, pixels")
+      ->capture_default_str();
+
 #if PGAN_HAVE_SERVICE_COMMANDS
   // Talking to a coordinator.
   pgan::tools::ServiceOptions service;
@@ -279,7 +350,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("download", "Download a job's snapshot");
   download_cmd->add_option("id", job_id, "Job id")->required();
   download_cmd->add_option("--snapshot", snapshot_which,
-                           "latest, or the snapshot's kimg (e.g. 000200)")
+                           "latest, best (lowest first metric), or the "
+                           "snapshot's kimg (e.g. 000200)")
       ->capture_default_str();
   download_cmd->add_option("-o,--out", download_path, "File to write")->required();
   add_service_flags(download_cmd);
@@ -328,16 +400,33 @@ int main(int argc, char** argv) {
       std::cerr << "pgan train: --grid: expected WxH, got \"" << grid << "\"\n";
       return 2;
     }
+    if (metrics != "none") {
+      train.config.metrics = absl::StrSplit(metrics, ',', absl::SkipEmpty());
+    }
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
     status = pgan::tools::RunTrainCommand(train, UnderMpiLauncher(), &g_stop,
                                           std::cout);
+  } else if (fid_cmd->parsed()) {
+    status = pgan::tools::RunFid(fid, std::cout);
   } else if (export_cmd->parsed()) {
     status = pgan::tools::RunExport(export_options, std::cout);
   } else if (bench_cmd->parsed()) {
     status = pgan::tools::RunBenchCommand(bench, UnderMpiLauncher(), std::cout);
   } else if (dataset_cmd->parsed()) {
     status = pgan::tools::RunDataset(dataset, std::cout);
+  } else if (plot_cmd->parsed()) {
+#if PGAN_HAVE_SERVICE_COMMANDS
+    // Not a directory here: a job of the coordinator.
+    if (!std::filesystem::is_directory(plot.run_dir) &&
+        !std::filesystem::exists(plot.run_dir)) {
+      status = pgan::tools::RunPlotJob(service, plot, std::cout);
+    } else {
+      status = pgan::tools::RunPlot(plot, std::cout);
+    }
+#else
+    status = pgan::tools::RunPlot(plot, std::cout);
+#endif
   }
 #if PGAN_HAVE_SERVICE_COMMANDS
   else if (submit_cmd->parsed()) {

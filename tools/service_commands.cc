@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -245,6 +246,17 @@ absl::Status RunStatus(const ServiceOptions& service, const std::string& id,
   out << absl::StrFormat("progress   %.2f / %.2f kimg", job.last_tick().kimg(),
                          t.kimg())
       << "\n";
+  if (job.metrics_size() > 0) {
+    out << absl::StrFormat("metrics    at kimg %.2f:", job.metrics_kimg());
+    for (const pgan::v1::MetricValue& m : job.metrics()) {
+      out << absl::StrFormat(" %s %.4g", m.metric(), m.value());
+    }
+    out << "; best:";
+    for (const pgan::v1::MetricValue& m : job.best_metrics()) {
+      out << absl::StrFormat(" %s %.4g", m.metric(), m.value());
+    }
+    out << "\n";
+  }
   out << "restarts   " << job.restarts() << ", generation " << job.generation()
       << "\n";
   out << "submitted  " << Time(job.submitted()) << ", started "
@@ -275,8 +287,13 @@ absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
       c.stub->ListSnapshots(c.Context().get(), request, &response);
   if (!status.ok()) return c.Error(status);
   for (const pgan::v1::Snapshot& s : response.snapshots()) {
-    out << absl::StrFormat("%10.2f kimg  %12d bytes  %s  %s\n", s.kimg(),
-                           s.size_bytes(), Time(s.created()), s.path());
+    std::string metrics;
+    for (const pgan::v1::MetricValue& m : s.metrics()) {
+      absl::StrAppendFormat(&metrics, "  %s %.4g", m.metric(), m.value());
+    }
+    out << absl::StrFormat("%10.2f kimg  %12d bytes  %s  %s%s\n", s.kimg(),
+                           s.size_bytes(), Time(s.created()), s.path(),
+                           metrics);
   }
   return absl::OkStatus();
 }
@@ -310,6 +327,14 @@ absl::Status RunWatch(const ServiceOptions& service, const std::string& id,
                  event.job().eta_seconds(), t.loss_g(), t.loss_d(),
                  ProgressBar(total > 0 ? t.kimg() / total : 0))
           << std::endl;
+      if (t.metrics_size() > 0) {
+        out << absl::StrFormat("metrics at kimg %.2f:", t.metrics_kimg());
+        for (const pgan::v1::MetricValue& m : t.metrics()) {
+          out << absl::StrFormat("  %s %.4g", m.metric(), m.value());
+        }
+        if (!t.convergence().empty()) out << "  (" << t.convergence() << ")";
+        out << std::endl;
+      }
     }
     last = event.job();
   }
@@ -383,6 +408,57 @@ absl::Status RunSamples(const ServiceOptions& service, const std::string& id,
   RETURN_IF_ERROR(WriteFileAtomically(path, samples.png()));
   out << absl::StrFormat("wrote %s (%d bytes, %g kimg)\n", path,
                          samples.png().size(), samples.kimg());
+  return absl::OkStatus();
+}
+
+absl::Status RunPlotJob(const ServiceOptions& service,
+                        const PlotOptions& options, std::ostream& out) {
+  const std::string& id = options.run_dir;
+  ASSIGN_OR_RETURN(Connection c, Connect(service));
+  pgan::v1::ListTicksRequest request;
+  request.set_job_id(id);
+  pgan::v1::ListTicksResponse response;
+  const grpc::Status status =
+      c.stub->ListTicks(c.Context().get(), request, &response);
+  if (!status.ok()) return c.Error(status);
+  RunCurves curves;
+  curves.name = id;
+  std::map<std::string, std::map<double, MetricPoint>> metrics;
+  for (const pgan::v1::TickRecord& t : response.ticks()) {
+    TickPoint p;
+    p.tick = t.tick();
+    p.kimg = t.kimg();
+    p.loss_g = t.loss_g();
+    p.loss_d = t.loss_d();
+    p.signs_fake = t.sign_fake();
+    p.signs_real = t.sign_real();
+    p.sec_per_kimg = t.sec_per_kimg();
+    p.timestamp = static_cast<double>(t.time().seconds());
+    curves.ticks.push_back(p);
+    for (const pgan::v1::MetricValue& m : t.metrics()) {
+      MetricPoint point;
+      point.kimg = t.metrics_kimg();
+      point.value = m.value();
+      point.timestamp = p.timestamp;
+      metrics[m.metric()][point.kimg] = point;  // A re-run tick replaces.
+    }
+  }
+  for (auto& [name, points] : metrics) {
+    MetricCurve curve;
+    curve.name = name;
+    for (auto& [kimg, point] : points) curve.points.push_back(point);
+    curves.metrics.push_back(std::move(curve));
+  }
+  if (curves.ticks.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " has no progress records yet"));
+  }
+  ASSIGN_OR_RETURN(const std::string png,
+                   RenderRunCurvesPng(curves, options.width, options.height));
+  const std::string path = options.out.empty() ? id + ".png" : options.out;
+  RETURN_IF_ERROR(WriteFileAtomically(path, png));
+  out << absl::StrFormat("wrote %s (%d ticks, %d metrics)\n", path,
+                         curves.ticks.size(), curves.metrics.size());
   return absl::OkStatus();
 }
 

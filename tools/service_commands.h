@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "tools/plot_command.h"
 
 namespace pgan::tools {
 
@@ -50,6 +51,10 @@ absl::Status RunSnapshots(const ServiceOptions& service, const std::string& id,
 // Writes the latest sample grid of job `id` (a PNG) to `path`, atomically.
 absl::Status RunSamples(const ServiceOptions& service, const std::string& id,
                         const std::string& path, std::ostream& out);
+// `pgan plot JOB_ID`: the job's tick history (losses, signs, metrics) as
+// the PNG `pgan plot RUN_DIR` draws; default file JOB_ID.png.
+absl::Status RunPlotJob(const ServiceOptions& service,
+                        const PlotOptions& options, std::ostream& out);
 // The coordinator's pool of workers as a table.
 absl::Status RunWorkers(const ServiceOptions& service, std::ostream& out);
 

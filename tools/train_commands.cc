@@ -51,6 +51,9 @@ class TimedProcessGroup : public trainer::ProcessGroup {
   absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override {
     return inner_.BroadcastFromRoot(tensors);
   }
+  absl::Status Broadcast(std::vector<torch::Tensor>& tensors, int root) override {
+    return inner_.Broadcast(tensors, root);
+  }
   absl::Status SumValues(std::vector<double>& values) override {
     return inner_.SumValues(values);
   }

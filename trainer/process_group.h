@@ -42,6 +42,14 @@ class ProcessGroup {
   // Copies rank 0's values of `tensors` into every rank's, in place.
   virtual absl::Status BroadcastFromRoot(
       std::vector<torch::Tensor>& tensors) = 0;
+  // Copies rank `root`'s values into every rank's, in place (any dtype;
+  // shapes agree across ranks). Evaluation uses it to combine per-rank
+  // float64 statistics exactly, in rank order. The default serves root 0.
+  virtual absl::Status Broadcast(std::vector<torch::Tensor>& tensors,
+                                 int root) {
+    if (root == 0) return BroadcastFromRoot(tensors);
+    return absl::UnimplementedError("this process group broadcasts from rank 0 only");
+  }
   // Sums small host values (statistics) over all processes.
   virtual absl::Status SumValues(std::vector<double>& values) = 0;
   // One value per rank, gathered to every rank (checksums, stop flags).

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "trainer/sample_random.h"
 
@@ -86,14 +87,27 @@ nlohmann::json TickRecord(const StepStats& t) {
 }
 
 std::string FormatTickLine(const nlohmann::json& r, double total_kimg) {
+  std::string metrics;
+  if (r.contains("metrics")) {
+    // Results of the snapshot at metrics_kimg (earlier with --metrics-async).
+    for (const auto& [name, value] : r["metrics"].items()) {
+      absl::StrAppendFormat(&metrics, "  %s %.4g", name, value.get<double>());
+    }
+    const double at = r.value("metrics_kimg", r.at("kimg").get<double>());
+    if (at != r.at("kimg").get<double>()) {
+      absl::StrAppendFormat(&metrics, " (kimg %.2f)", at);
+    }
+    const std::string convergence = r.value("convergence", "");
+    if (!convergence.empty()) absl::StrAppend(&metrics, " ", convergence);
+  }
   return absl::StrFormat(
       "tick %-4d kimg %8.2f / %g  sec/kimg %7.2f  eta %-8s loss G %7.4f D %7.4f  "
-      "sign fake %+.3f real %+.3f  mem %.2f GB",
+      "sign fake %+.3f real %+.3f  mem %.2f GB%s",
       r.at("tick").get<int64_t>(), r.at("kimg").get<double>(), total_kimg,
       r.at("sec_per_kimg").get<double>(), Duration(r.at("eta_sec").get<double>()),
       r.at("loss_g").get<double>(), r.at("loss_d").get<double>(),
       r.at("signs_fake").get<double>(), r.at("signs_real").get<double>(),
-      r.at("cpumem_gb").get<double>());
+      r.at("cpumem_gb").get<double>(), metrics);
 }
 
 ProcessMemory ReadProcessMemory() {

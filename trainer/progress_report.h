@@ -31,7 +31,8 @@ uint64_t ParameterFingerprint(const std::vector<torch::Tensor>& tensors);
 nlohmann::json TickRecord(const StepStats& tick);
 
 // "tick 3  kimg 12.0 / 100  sec/kimg 41.2  eta 1h02m  loss G 0.812 D 1.702
-//  sign fake -0.41 real 0.37  mem 2.1 GB".
+//  sign fake -0.41 real 0.37  mem 2.1 GB", then any "metrics" of the record
+// ("  fid50k_full 12.3").
 std::string FormatTickLine(const nlohmann::json& record, double total_kimg);
 
 struct ProcessMemory {

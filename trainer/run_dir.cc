@@ -106,12 +106,15 @@ absl::StatusOr<std::string> ResolveResume(const std::string& spec,
       "--resume ", spec, ": expected latest, a run directory or a snapshot file"));
 }
 
-void ApplyRetention(const std::string& run_dir, double keep_every_kimg) {
+void ApplyRetention(const std::string& run_dir, double keep_every_kimg,
+                    const std::string& keep_path) {
   const std::vector<SnapshotFile> snapshots = ListSnapshots(run_dir);
   int64_t last_bucket = -1;
   for (size_t i = 0; i < snapshots.size(); ++i) {
     const SnapshotFile& s = snapshots[i];
-    bool keep = i + 1 == snapshots.size();
+    bool keep = i + 1 == snapshots.size() ||
+                (!keep_path.empty() &&
+                 fs::path(s.path).filename() == fs::path(keep_path).filename());
     if (keep_every_kimg > 0) {
       const auto bucket = static_cast<int64_t>(std::floor(s.kimg / keep_every_kimg));
       if (bucket > last_bucket) {

@@ -34,9 +34,11 @@ absl::StatusOr<std::string> ResolveResume(const std::string& spec,
                                           const std::string& outdir);
 
 // Deletes every snapshot (and its exported network file) of `run_dir`
-// except the newest and, when `keep_every_kimg` > 0, the first snapshot at
-// or past each multiple of it. Missing files are not errors.
-void ApplyRetention(const std::string& run_dir, double keep_every_kimg);
+// except the newest, `keep` (a snapshot path, e.g. the best by a metric)
+// and, when `keep_every_kimg` > 0, the first snapshot at or past each
+// multiple of it. Missing files are not errors.
+void ApplyRetention(const std::string& run_dir, double keep_every_kimg,
+                    const std::string& keep = "");
 
 }  // namespace pgan::trainer
 

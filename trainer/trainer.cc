@@ -1,10 +1,10 @@
 #include "trainer/trainer.h"
 
+#include <torch/torch.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -36,7 +36,8 @@ absl::Status MergeResumeOverrides(const TrainingConfig& requested,
   const TrainingConfig defaults;
   // An option counts as given when it differs from its default.
   auto changed = [&](auto field) {
-    return requested.*field != defaults.*field && requested.*field != stored->*field;
+    return requested.*field != defaults.*field &&
+           requested.*field != stored->*field;
   };
   struct Fixed {
     const char* option;
@@ -55,16 +56,33 @@ absl::Status MergeResumeOverrides(const TrainingConfig& requested,
   for (const Fixed& f : fixed) {
     if (f.changed) {
       return absl::InvalidArgumentError(absl::StrCat(
-          f.option, ": cannot change on resume (the snapshot's value is used so "
-                    "that training continues exactly)"));
+          f.option,
+          ": cannot change on resume (the snapshot's value is used so "
+          "that training continues exactly)"));
     }
   }
-  stored->kimg = requested.kimg != defaults.kimg ? requested.kimg : stored->kimg;
-  stored->tick = requested.tick != defaults.tick ? requested.tick : stored->tick;
-  stored->snap = requested.snap != defaults.snap ? requested.snap : stored->snap;
+  stored->kimg =
+      requested.kimg != defaults.kimg ? requested.kimg : stored->kimg;
+  stored->tick =
+      requested.tick != defaults.tick ? requested.tick : stored->tick;
+  stored->snap =
+      requested.snap != defaults.snap ? requested.snap : stored->snap;
   // The dataset may have moved; its content must be the same for an exact
   // continuation.
   if (!requested.data.empty()) stored->data = requested.data;
+  // Evaluation does not change the training: it may change on resume.
+  if (!requested.metrics.empty()) stored->metrics = requested.metrics;
+  if (!requested.inception.empty()) stored->inception = requested.inception;
+  if (!requested.metrics_cache.empty())
+    stored->metrics_cache = requested.metrics_cache;
+  if (requested.metrics_async != defaults.metrics_async)
+    stored->metrics_async = requested.metrics_async;
+  if (requested.patience != defaults.patience)
+    stored->patience = requested.patience;
+  if (requested.collapse_ratio != defaults.collapse_ratio)
+    stored->collapse_ratio = requested.collapse_ratio;
+  if (requested.stop_early != defaults.stop_early)
+    stored->stop_early = requested.stop_early;
   stored->workers = requested.workers;
   stored->threads = requested.threads;
   stored->device = requested.device;
@@ -73,7 +91,8 @@ absl::Status MergeResumeOverrides(const TrainingConfig& requested,
 
 std::vector<std::string> ParameterNames(const torch::nn::Module& module) {
   std::vector<std::string> names;
-  for (const auto& item : module.named_parameters()) names.push_back(item.key());
+  for (const auto& item : module.named_parameters())
+    names.push_back(item.key());
   return names;
 }
 
@@ -141,8 +160,9 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   }
   if (config_.cond) {
     if (!dataset_->has_labels()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--cond: the dataset ", config_.data, " has no labels in dataset.json"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cond: the dataset ", config_.data,
+                       " has no labels in dataset.json"));
     }
     model.c_dim = static_cast<int>(dataset_->label_dim());
   } else {
@@ -156,7 +176,8 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   RETURN_IF_ERROR(CatchTorch("preparing the networks", [&]() -> absl::Status {
     EfficientNetTrunkImpl& trunk = *nets_.D->feature_network->pretrained;
     if (!config_.feature_weights.empty()) {
-      RETURN_IF_ERROR(LoadFeatureNetworkWeights(trunk, config_.feature_weights));
+      RETURN_IF_ERROR(
+          LoadFeatureNetworkWeights(trunk, config_.feature_weights));
     } else {
       ReplayReferenceChannelProbe(trunk);
     }
@@ -174,16 +195,17 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   d_opt_ = std::move(optimizers.d);
   if (!resume_path.empty()) {
     RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_,
-                                  env_.group->world_size()));
+                                 env_.group->world_size()));
   }
   if (world > 1) {
     // Every rank starts from rank 0's networks, the random projections and
     // BatchNorm statistics included. (On resume all ranks loaded the same
     // snapshot; this also makes them agree if it was rewritten meanwhile.)
     std::vector<torch::Tensor> state;
-    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(nets_.G.get()),
-                                 static_cast<torch::nn::Module*>(nets_.G_ema.get()),
-                                 static_cast<torch::nn::Module*>(nets_.D.get())}) {
+    for (torch::nn::Module* m :
+         {static_cast<torch::nn::Module*>(nets_.G.get()),
+          static_cast<torch::nn::Module*>(nets_.G_ema.get()),
+          static_cast<torch::nn::Module*>(nets_.D.get())}) {
       for (auto& [key, tensor] : StateDict(*m)) state.push_back(tensor);
     }
     RETURN_IF_ERROR(env_.group->BroadcastFromRoot(state));
@@ -198,7 +220,8 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   step_options.ema_rampup = config_.ema_rampup;
   if (model.conditional()) {
     std::vector<torch::Tensor> labels;
-    for (int64_t i = 0; i < dataset_->size(); ++i) labels.push_back(dataset_->Label(i));
+    for (int64_t i = 0; i < dataset_->size(); ++i)
+      labels.push_back(dataset_->Label(i));
     step_options.label_table = torch::stack(labels);
   }
   step_ = std::make_unique<TrainingStep>(&nets_, g_opt_.get(), d_opt_.get(),
@@ -210,11 +233,12 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   sampler_options.size = dataset_->size();
   sampler_options.seed = static_cast<uint32_t>(config_.seed);
   ASSIGN_OR_RETURN(InfiniteSampler sampler,
-                   InfiniteSampler::Create(sampler_options,
-                                           progress_.batch_idx * config_.batch));
+                   InfiniteSampler::Create(
+                       sampler_options, progress_.batch_idx * config_.batch));
   DataLoaderOptions loader_options;
   loader_options.batch_size = layout.per_process();
-  loader_options.skip_before = static_cast<int64_t>(layout.rank) * layout.per_process();
+  loader_options.skip_before =
+      static_cast<int64_t>(layout.rank) * layout.per_process();
   loader_options.skip_after =
       static_cast<int64_t>(world - 1 - layout.rank) * layout.per_process();
   loader_options.num_threads = config_.workers;
@@ -232,14 +256,22 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
       }
       run_dir_ = env_.run_dir;
     } else {
-      ASSIGN_OR_RETURN(run_dir_,
-                       CreateRunDir(config_.outdir,
-                                    absl::StrFormat("%s-%s-gpus%d-batch%d", model.cfg,
-                                                    dataset_name, world, config_.batch)));
+      ASSIGN_OR_RETURN(
+          run_dir_,
+          CreateRunDir(config_.outdir,
+                       absl::StrFormat("%s-%s-gpus%d-batch%d", model.cfg,
+                                       dataset_name, world, config_.batch)));
     }
     RETURN_IF_ERROR(WriteFileAtomically(
         (fs::path(run_dir_) / "training_options.json").string(),
         config_.ToJson().dump(2) + "\n"));
+  }
+  ASSIGN_OR_RETURN(evaluator_, SnapshotEvaluator::Create(
+                                   config_, nets_, dataset_, env_.group, device,
+                                   is_rank0() ? env_.log : nullptr));
+  if (evaluator_ != nullptr) {
+    RETURN_IF_ERROR(evaluator_->Prepare(is_rank0() ? run_dir_ : std::string(),
+                                        progress_.cur_nimg / 1000.0));
   }
   return absl::OkStatus();
 }
@@ -280,14 +312,22 @@ absl::Status Trainer::Run(int64_t max_iterations) {
 
     const bool done = progress_.cur_nimg >= total_nimg;
     ASSIGN_OR_RETURN(const bool stop_signal, AgreeOnStop());
-    const bool stop =
-        stop_signal || (max_iterations > 0 && iterations >= max_iterations);
+    // Every rank has the same metrics, hence the same verdict.
+    const bool converged = evaluator_ != nullptr && evaluator_->should_stop();
+    const bool stop = stop_signal || converged ||
+                      (max_iterations > 0 && iterations >= max_iterations);
     // As the reference: tick 0 right after the first iteration, then every
     // `tick` kimg.
     const bool tick_due =
         (starting_fresh && progress_.cur_tick == 0) ||
         progress_.cur_nimg >= progress_.tick_start_nimg + config_.tick * 1000;
     if (done || tick_due) RETURN_IF_ERROR(EndTick(done));
+    if (evaluator_ != nullptr && evaluator_->should_stop() && !done) {
+      Log("Stopping early: the best snapshot is " +
+          evaluator_->best_snapshot());
+      RETURN_IF_ERROR(WriteSnapshot());
+      return absl::OkStatus();
+    }
     if (stop) {
       if (stop_signal && !done) {
         Log("Stopping: writing a snapshot to resume from");
@@ -312,15 +352,18 @@ absl::StatusOr<bool> Trainer::AgreeOnStop() {
 
 absl::Status Trainer::CheckRanksAgree() {
   if (env_.group->world_size() == 1) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const uint64_t fingerprint, CatchTorchOr<uint64_t>(
-      "fingerprinting the parameters", [&]() -> absl::StatusOr<uint64_t> {
-        std::vector<torch::Tensor> params = nets_.G->parameters();
-        for (const torch::Tensor& p : nets_.D->trainable_parameters()) {
-          params.push_back(p);
-        }
-        return ParameterFingerprint(params);
-      }));
-  ASSIGN_OR_RETURN(std::vector<uint64_t> all, env_.group->GatherValues(fingerprint));
+  ASSIGN_OR_RETURN(
+      const uint64_t fingerprint,
+      CatchTorchOr<uint64_t>(
+          "fingerprinting the parameters", [&]() -> absl::StatusOr<uint64_t> {
+            std::vector<torch::Tensor> params = nets_.G->parameters();
+            for (const torch::Tensor& p : nets_.D->trainable_parameters()) {
+              params.push_back(p);
+            }
+            return ParameterFingerprint(params);
+          }));
+  ASSIGN_OR_RETURN(std::vector<uint64_t> all,
+                   env_.group->GatherValues(fingerprint));
   std::vector<std::string> differing;
   for (size_t r = 1; r < all.size(); ++r) {
     if (all[r] != all[0]) differing.push_back(std::to_string(r));
@@ -348,7 +391,8 @@ absl::Status Trainer::EndTick(bool done) {
   const Clock::time_point now = Clock::now();
   const double tick_seconds = Seconds(now - tick_start_time_);
   progress_.training_seconds += tick_seconds;
-  const double tick_kimg = (progress_.cur_nimg - progress_.tick_start_nimg) / 1000.0;
+  const double tick_kimg =
+      (progress_.cur_nimg - progress_.tick_start_nimg) / 1000.0;
   const double sec_per_kimg = tick_kimg > 0 ? tick_seconds / tick_kimg : 0;
   const double kimg = progress_.cur_nimg / 1000.0;
   const double eta = std::max(0.0, config_.kimg - kimg) * sec_per_kimg;
@@ -366,15 +410,15 @@ absl::Status Trainer::EndTick(bool done) {
                  {"cpumem_peak_gb", memory.peak_resident_gb},
                  {"nonfinite_grads_total", progress_.nonfinite_grads},
                  {"timestamp", std::time(nullptr)}});
-  Log(FormatTickLine(record, config_.kimg));
   const Clock::time_point maintenance_start = Clock::now();
+  const bool snapshot_due = done || progress_.cur_tick % config_.snap == 0;
+  if (snapshot_due) RETURN_IF_ERROR(WriteSnapshot());
+  RETURN_IF_ERROR(Evaluate(snapshot_due, done, &record));
+  Log(FormatTickLine(record, config_.kimg));
   if (is_rank0()) {
     std::ofstream((fs::path(run_dir_) / "stats.jsonl").string(), std::ios::app)
         << record.dump() << "\n";
     if (env_.observer != nullptr) env_.observer->OnTick(record);
-  }
-  if (done || progress_.cur_tick % config_.snap == 0) {
-    RETURN_IF_ERROR(WriteSnapshot());
   }
   progress_.cur_tick += 1;
   progress_.tick_start_nimg = progress_.cur_nimg;
@@ -384,22 +428,52 @@ absl::Status Trainer::EndTick(bool done) {
   return absl::OkStatus();
 }
 
+absl::Status Trainer::Evaluate(bool snapshot_written, bool done,
+                               nlohmann::json* record) {
+  if (evaluator_ == nullptr) return absl::OkStatus();
+  if (snapshot_written) {
+    EvaluationPoint point;
+    point.kimg = progress_.cur_nimg / 1000.0;
+    point.tick = progress_.cur_tick;
+    point.snapshot =
+        (fs::path(run_dir_) / SnapshotFileName(progress_.cur_nimg)).string();
+    point.training_seconds = progress_.training_seconds;
+    RETURN_IF_ERROR(evaluator_->Start(nets_.G_ema, point, /*wait=*/done));
+  }
+  ASSIGN_OR_RETURN(std::vector<Evaluation> finished, evaluator_->Poll(done));
+  if (finished.empty()) return absl::OkStatus();
+  // The newest results go into the record; every one is in metric-*.jsonl.
+  record->update(finished.back().ToRecordFields());
+  if (is_rank0()) {
+    ApplyRetention(run_dir_, config_.keep_every_kimg,
+                   evaluator_->best_snapshot());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Trainer::WriteSnapshot() {
   if (!is_rank0()) return absl::OkStatus();
   const fs::path dir(run_dir_);
-  const std::string snapshot = (dir / SnapshotFileName(progress_.cur_nimg)).string();
-  const std::string network = (dir / NetworkFileName(progress_.cur_nimg)).string();
+  const std::string snapshot =
+      (dir / SnapshotFileName(progress_.cur_nimg)).string();
+  const std::string network =
+      (dir / NetworkFileName(progress_.cur_nimg)).string();
   RETURN_IF_ERROR(SaveSnapshot(snapshot, nets_, *g_opt_, *d_opt_,
                                TrainingState{config_, progress_},
                                env_.group->world_size()));
   RETURN_IF_ERROR(ExportNetwork(snapshot, network));
   RETURN_IF_ERROR(WriteFakesGrid(
-      (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000)).string(),
+      (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000))
+          .string(),
       nets_.G_ema,
-      ResolveGridSize(config_.model.resolution, config_.grid_width, config_.grid_height),
+      ResolveGridSize(config_.model.resolution, config_.grid_width,
+                      config_.grid_height),
       config_.seed, config_.BatchGpu(1)));
-  ApplyRetention(run_dir_, config_.keep_every_kimg);
-  if (env_.observer != nullptr) env_.observer->OnSnapshot(snapshot, network, progress_);
+  // With metrics, retention waits for them (Evaluate): a snapshot still
+  // being evaluated may turn out to be the best.
+  if (evaluator_ == nullptr) ApplyRetention(run_dir_, config_.keep_every_kimg);
+  if (env_.observer != nullptr)
+    env_.observer->OnSnapshot(snapshot, network, progress_);
   return absl::OkStatus();
 }
 

@@ -11,18 +11,18 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "trainer/adam.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
-#include "trainer/process_group.h"
+#include "trainer/evaluation.h"
 #include "trainer/network_file.h"
+#include "trainer/process_group.h"
 #include "trainer/snapshot.h"
 #include "trainer/training_config.h"
 #include "trainer/training_step.h"
@@ -37,10 +37,11 @@ class TrainingObserver {
   virtual void OnSnapshot(const std::string& snapshot_path,
                           const std::string& network_path,
                           const TrainProgress& progress) {}
+  // Quality metrics arrive in a tick record's "metrics" (see Evaluation).
 };
 
 struct TrainerEnvironment {
-  ProcessGroup* group = nullptr;       // Required.
+  ProcessGroup* group = nullptr;         // Required.
   TrainingObserver* observer = nullptr;  // Optional.
   std::ostream* log = nullptr;           // Progress lines; null = silent.
   // Set (for example by a signal handler) to stop at the next iteration
@@ -90,6 +91,11 @@ class Trainer {
   Trainer() = default;
   absl::Status Setup(const std::string& resume_path);
   absl::Status EndTick(bool done);
+  // Metrics of the snapshot just written (at once, or started in the
+  // background) and those that finished since: their fields go into the
+  // tick `record`.
+  absl::Status Evaluate(bool snapshot_written, bool done,
+                        nlohmann::json* record);
   // Whether any rank was asked to stop (all ranks get the same answer).
   absl::StatusOr<bool> AgreeOnStop();
   // Fails when the ranks' parameters are no longer bit-identical.
@@ -104,6 +110,7 @@ class Trainer {
   std::shared_ptr<const ImageDataset> dataset_;
   std::unique_ptr<DataLoader> loader_;
   std::unique_ptr<TrainingStep> step_;
+  std::unique_ptr<SnapshotEvaluator> evaluator_;  // Null without --metrics.
   TrainProgress progress_;
   std::string run_dir_;
   std::atomic<bool> stop_requested_{false};

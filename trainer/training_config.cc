@@ -47,6 +47,15 @@ absl::Status TrainingConfig::Validate(int world_size) const {
   if (grid_width < 0 || grid_height < 0 || grid_width > 64 || grid_height > 64) {
     return OptionError("--grid", "width and height must be 1 to 64");
   }
+  if (metrics.size() > 8) return OptionError("--metrics", "at most 8 metrics");
+  if (metrics_async && metrics.empty()) {
+    return OptionError("--metrics-async", "needs --metrics");
+  }
+  if (patience < 0) return OptionError("--patience", "must be >= 0");
+  if (!(collapse_ratio == 0 || collapse_ratio > 1)) {
+    return OptionError("--collapse-ratio", "must be 0 (off) or > 1");
+  }
+  if (stop_early && metrics.empty()) return OptionError("--stop-early", "needs --metrics");
   if (workers < 1 || workers > 64) return OptionError("--workers", "must be 1 to 64");
   if (threads < 0 || threads > 1024) return OptionError("--threads", "must be 0 to 1024");
   return absl::OkStatus();
@@ -73,6 +82,13 @@ nlohmann::json TrainingConfig::ToJson() const {
                         {"ema_rampup", ema_rampup},
                         {"grid_width", grid_width},
                         {"grid_height", grid_height},
+                        {"metrics", metrics},
+                        {"inception", inception},
+                        {"metrics_cache", metrics_cache},
+                        {"metrics_async", metrics_async},
+                        {"patience", patience},
+                        {"collapse_ratio", collapse_ratio},
+                        {"stop_early", stop_early},
                         {"workers", workers},
                         {"threads", threads},
                         {"device", device}};
@@ -103,6 +119,14 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& js
     json.at("ema_rampup").get_to(c.ema_rampup);
     json.at("grid_width").get_to(c.grid_width);
     json.at("grid_height").get_to(c.grid_height);
+    // Absent from snapshots written before metrics existed.
+    c.metrics = json.value("metrics", c.metrics);
+    c.inception = json.value("inception", c.inception);
+    c.metrics_cache = json.value("metrics_cache", c.metrics_cache);
+    c.metrics_async = json.value("metrics_async", c.metrics_async);
+    c.patience = json.value("patience", c.patience);
+    c.collapse_ratio = json.value("collapse_ratio", c.collapse_ratio);
+    c.stop_early = json.value("stop_early", c.stop_early);
     json.at("workers").get_to(c.workers);
     json.at("threads").get_to(c.threads);
     json.at("device").get_to(c.device);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -61,6 +62,28 @@ struct TrainingConfig {
   // resolution: 7680 / res by 4320 / res, clipped to [7, 32] x [4, 32]).
   int grid_width = 0;
   int grid_height = 0;
+
+  // Quality metrics at every snapshot, on G_ema (the reference's --metrics;
+  // names in metrics.h, e.g. "fid50k_full"); empty = none. Without
+  // `inception`, an FID request is computed as the feature network's FD and
+  // named so ("fd50k_full_efficientnet_lite0").
+  std::vector<std::string> metrics;
+  // pytorch-fid's Inception-v3 weights (pt_inception-2015-12-05, .pth or
+  // .safetensors) for FID and KID.
+  std::string inception;
+  // Dataset statistics cache folder; empty = beside the dataset (falling
+  // back to ~/.cache/pgan/stats where that is read-only).
+  std::string metrics_cache;
+  // Evaluate a copy of G_ema while training goes on; the results arrive with
+  // a later tick instead of delaying this one.
+  bool metrics_async = false;
+  // Convergence watch on the first metric: report a plateau after `patience`
+  // evaluations without a new best (0 = off) and a collapse when a value
+  // exceeds the best by `collapse_ratio` times (0 = off); with `stop_early`
+  // either ends training (the best snapshot is always kept).
+  int patience = 10;
+  double collapse_ratio = 2.0;
+  bool stop_early = false;
 
   // Execution (do not change the results): decoder threads, LibTorch
   // intra-op threads (0 = LibTorch's default), device.

@@ -36,6 +36,9 @@ enum class RandomPurpose : uint64_t {
   kGridLatent = 10,
   kGridNoise = 11,
   kGridLabel = 12,
+  kMetricLatent = 13,
+  kMetricNoise = 14,
+  kMetricLabel = 15,
 };
 
 uint64_t SampleKey(uint64_t seed, int64_t iteration, int64_t global_index,

@@ -120,11 +120,15 @@ absl::Status CommProcessGroup::SumGradients(std::vector<torch::Tensor>& grads) {
   });
 }
 
-absl::Status CommProcessGroup::BroadcastFromRoot(
-    std::vector<torch::Tensor>& tensors) {
+absl::Status CommProcessGroup::Broadcast(std::vector<torch::Tensor>& tensors,
+                                        int root) {
   if (comm_->world_size() == 1) return absl::OkStatus();
+  if (root < 0 || root >= comm_->world_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broadcast from rank ", root, " of ", comm_->world_size()));
+  }
   return trainer::CatchTorch(
-      "broadcasting the initial state", [&]() -> absl::Status {
+      absl::StrCat("broadcasting from rank ", root), [&]() -> absl::Status {
         torch::NoGradGuard no_grad;
         for (torch::Tensor& t : tensors) {
           if (t.numel() == 0) continue;
@@ -136,7 +140,7 @@ absl::Status CommProcessGroup::BroadcastFromRoot(
               direct ? t : t.to(BufferDevice(*comm_, t)).contiguous();
           SyncIfCuda(staging);
           RETURN_IF_ERROR(
-              comm_->Broadcast(staging.data_ptr(), staging.nbytes(), 0));
+              comm_->Broadcast(staging.data_ptr(), staging.nbytes(), root));
           if (!direct) t.copy_(staging);
         }
         return absl::OkStatus();

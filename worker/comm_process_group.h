@@ -44,7 +44,11 @@ class CommProcessGroup : public trainer::ProcessGroup {
   absl::Status PrepareGradients(
       const std::vector<torch::Tensor>& params) override;
   absl::Status SumGradients(std::vector<torch::Tensor>& grads) override;
-  absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override;
+  absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override {
+    return Broadcast(tensors, 0);
+  }
+  absl::Status Broadcast(std::vector<torch::Tensor>& tensors,
+                         int root) override;
   absl::Status SumValues(std::vector<double>& values) override;
   absl::StatusOr<std::vector<uint64_t>> GatherValues(uint64_t value) override;
 

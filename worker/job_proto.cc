@@ -46,6 +46,12 @@ JobSpec JobSpecFromProto(const pgan::v1::JobSpec& spec) {
   c.threads = t.threads();
   c.grid_width = t.grid_width();
   c.grid_height = t.grid_height();
+  c.metrics.assign(t.metrics().begin(), t.metrics().end());
+  c.inception = t.inception();
+  c.metrics_async = t.metrics_async();
+  if (t.has_patience()) c.patience = t.patience();
+  if (t.has_collapse_ratio()) c.collapse_ratio = t.collapse_ratio();
+  c.stop_early = t.stop_early();
   return job;
 }
 
@@ -94,6 +100,14 @@ pgan::v1::JobSpec JobSpecToProto(const JobSpec& job, const std::string& name,
   t.set_threads(c.threads);
   t.set_grid_width(c.grid_width);
   t.set_grid_height(c.grid_height);
+  for (const std::string& metric : c.metrics) t.add_metrics(metric);
+  if (!c.inception.empty()) {
+    t.set_inception(std::filesystem::absolute(c.inception).string());
+  }
+  t.set_metrics_async(c.metrics_async);
+  t.set_patience(c.patience);
+  t.set_collapse_ratio(c.collapse_ratio);
+  t.set_stop_early(c.stop_early);
   return spec;
 }
 

@@ -65,12 +65,11 @@ void Reporter::Loop() {
     lock.lock();
     // Retry what a coordinator that is away or restarting could take later;
     // drop what it refuses for good (a stale or ended gang).
-    const bool transient =
-        sent.code() == absl::StatusCode::kUnavailable ||
-        sent.code() == absl::StatusCode::kDeadlineExceeded ||
-        sent.code() == absl::StatusCode::kUnknown ||
-        sent.code() == absl::StatusCode::kInternal ||
-        sent.code() == absl::StatusCode::kResourceExhausted;
+    const bool transient = sent.code() == absl::StatusCode::kUnavailable ||
+                           sent.code() == absl::StatusCode::kDeadlineExceeded ||
+                           sent.code() == absl::StatusCode::kUnknown ||
+                           sent.code() == absl::StatusCode::kInternal ||
+                           sent.code() == absl::StatusCode::kResourceExhausted;
     if (sent.ok() || !transient) {
       queue_.pop_front();
       changed_.notify_all();
@@ -110,6 +109,21 @@ void ReportingObserver::OnTick(const nlohmann::json& record) {
   tick.set_sign_real(record.value("signs_real", 0.0));
   tick.set_nonfinite_grads(record.value("nonfinite_grads", int64_t{0}));
   *tick.mutable_time() = Now();
+  if (record.contains("metrics")) {
+    // In the job's order: the first is the one "best" goes by (the JSON
+    // object itself is sorted by name).
+    const nlohmann::json& values = record["metrics"];
+    for (const auto& name :
+         record.value("metrics_order", nlohmann::json::array())) {
+      const auto it = values.find(name.get<std::string>());
+      if (it == values.end()) continue;
+      pgan::v1::MetricValue& m = *tick.add_metrics();
+      m.set_metric(name.get<std::string>());
+      m.set_value(it->get<double>());
+    }
+    tick.set_metrics_kimg(record.value("metrics_kimg", 0.0));
+    tick.set_convergence(record.value("convergence", ""));
+  }
   reporter_->Add(std::move(request));
   iteration_.store(record.value("iterations", int64_t{0}));
   cur_nimg_.store(static_cast<int64_t>(record.value("kimg", 0.0) * 1000 + 0.5));

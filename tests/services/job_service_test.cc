@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "common/image_io.h"
 #include "pgan/v1/job.grpc.pb.h"
@@ -587,6 +589,113 @@ TEST_F(JobServiceTest, MetricsCountJobsWorkersAndCalls) {
         "pgan_rpc_duration_seconds_count{method=\"SubmitJob\"} 2",
         "pgan_rpc_duration_seconds_count{method=\"CancelJob\"} 1",
         "# TYPE pgan_job_restarts_total counter"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+}
+
+TEST_F(JobServiceTest, MetricsOfTicksReachJobSnapshotsAndPrometheus) {
+  coordinator_.reset();
+  config_.metrics_listen = "127.0.0.1:0";
+  StartServer();
+  const std::string worker = RegisterWorker("localhost", 2);
+  pgan::v1::JobSpec spec = Spec();
+  spec.mutable_resources()->set_workers(1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", spec, &job).ok());
+  ASSERT_EQ(job.state(), pgan::v1::JOB_STATE_RUNNING);
+  fs::create_directories(dir_.file("storage"));
+  const std::string fd = "fd16_full_efficientnet_lite0";
+  // Snapshots at 4 and 8 kimg; the one at 4 is better.
+  for (int kimg : {4, 8}) {
+    const std::string file =
+        dir_.file("storage") +
+        absl::StrFormat("/snapshot-%06d.safetensors", kimg);
+    ASSERT_TRUE(WriteFileAtomically(file, std::string(kimg, 'a')).ok());
+    pgan::v1::ReportSnapshotRequest report;
+    report.set_worker_id(worker);
+    report.set_job_id(job.id());
+    report.set_generation(1);
+    report.mutable_snapshot()->set_kimg(kimg);
+    report.mutable_snapshot()->set_path(file);
+    pgan::v1::Ack ack;
+    ASSERT_TRUE(WorkerStub()
+                    ->ReportSnapshot(As("worker-token").get(), report, &ack)
+                    .ok());
+    if (kimg == 4) {
+      // Before any metric there is no best snapshot.
+      pgan::v1::DownloadSnapshotRequest request;
+      request.set_job_id(job.id());
+      request.set_which("best");
+      auto context = As("alice-token");
+      auto reader = stub_->DownloadSnapshot(context.get(), request);
+      pgan::v1::DataChunk chunk;
+      while (reader->Read(&chunk)) {
+      }
+      const grpc::Status status = reader->Finish();
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_NE(status.error_message().find("no evaluated snapshot"),
+                std::string::npos);
+    }
+    pgan::v1::ReportTickRequest tick;
+    tick.set_worker_id(worker);
+    tick.set_job_id(job.id());
+    tick.set_generation(1);
+    tick.mutable_tick()->set_tick(kimg / 4);
+    tick.mutable_tick()->set_kimg(kimg);
+    tick.mutable_tick()->set_metrics_kimg(kimg);
+    pgan::v1::MetricValue* m = tick.mutable_tick()->add_metrics();
+    m->set_metric(fd);
+    m->set_value(kimg == 4 ? 10.5 : 20.25);
+    ASSERT_TRUE(
+        WorkerStub()->ReportTick(As("worker-token").get(), tick, &ack).ok());
+  }
+  pgan::v1::GetJobRequest get;
+  get.set_id(job.id());
+  ASSERT_TRUE(stub_->GetJob(As("alice-token").get(), get, &job).ok());
+  ASSERT_EQ(job.metrics_size(), 1);
+  EXPECT_EQ(job.metrics(0).value(), 20.25);
+  EXPECT_EQ(job.metrics_kimg(), 8);
+  ASSERT_EQ(job.best_metrics_size(), 1);
+  EXPECT_EQ(job.best_metrics(0).value(), 10.5);
+
+  pgan::v1::ListSnapshotsRequest list;
+  list.set_job_id(job.id());
+  pgan::v1::ListSnapshotsResponse snapshots;
+  ASSERT_TRUE(
+      stub_->ListSnapshots(As("alice-token").get(), list, &snapshots).ok());
+  ASSERT_EQ(snapshots.snapshots_size(), 2);
+  EXPECT_EQ(snapshots.snapshots(0).metrics(0).value(), 10.5);
+
+  pgan::v1::DownloadSnapshotRequest request;
+  request.set_job_id(job.id());
+  request.set_which("best");
+  auto context = As("alice-token");
+  auto reader = stub_->DownloadSnapshot(context.get(), request);
+  pgan::v1::DataChunk chunk;
+  std::string got;
+  while (reader->Read(&chunk)) got += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(got, std::string(4, 'a'));  // The snapshot at 4 kimg.
+
+  pgan::v1::ListTicksRequest ticks_request;
+  ticks_request.set_job_id(job.id());
+  pgan::v1::ListTicksResponse ticks;
+  ASSERT_TRUE(
+      stub_->ListTicks(As("alice-token").get(), ticks_request, &ticks).ok());
+  ASSERT_EQ(ticks.ticks_size(), 2);
+  EXPECT_EQ(ticks.ticks(1).metrics(0).value(), 20.25);
+  EXPECT_EQ(stub_->ListTicks(As("bob-token").get(), ticks_request, &ticks)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  const std::string text = Scrape(coordinator_->metrics_port());
+  const std::string labels =
+      absl::StrCat("{job=\"", job.id(), "\",metric=\"", fd, "\"}");
+  for (const std::string& line :
+       {absl::StrCat("pgan_job_metric", labels, " 20.25"),
+        absl::StrCat("pgan_job_metric_kimg", labels, " 8"),
+        absl::StrCat("pgan_job_metric_best", labels, " 10.5"),
+        absl::StrCat("pgan_job_eta_seconds{job=\"", job.id(), "\"}")}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }

@@ -2,10 +2,12 @@
 // the first EMA step, and configuration errors. Slow for a unit test (each
 // iteration runs the 224 px feature network on the CPU): label integration.
 #include <filesystem>
-
-#include <torch/torch.h>
+#include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
@@ -62,7 +64,8 @@ void ExpectSameState(const torch::nn::Module& a, const torch::nn::Module& b,
   const auto sa = StateDict(a), sb = StateDict(b);
   ASSERT_EQ(sa.size(), sb.size());
   for (size_t i = 0; i < sa.size(); ++i) {
-    EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << what << " " << sa[i].first;
+    EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second))
+        << what << " " << sa[i].first;
   }
 }
 
@@ -88,7 +91,8 @@ TEST(TrainingTest, ResumeIsExact) {
 
   EXPECT_EQ(resumed->progress().cur_nimg, straight->progress().cur_nimg);
   ExpectSameState(*straight->networks().G, *resumed->networks().G, "G");
-  ExpectSameState(*straight->networks().G_ema, *resumed->networks().G_ema, "G_ema");
+  ExpectSameState(*straight->networks().G_ema, *resumed->networks().G_ema,
+                  "G_ema");
   ExpectSameState(*straight->networks().D, *resumed->networks().D, "D");
 }
 
@@ -98,11 +102,15 @@ TEST(TrainingTest, FirstIterationCopiesGIntoGEmaAndMovesParameters) {
   auto trainer = MakeTrainer(TinyConfig(dir), "", &group);
   ASSERT_NE(trainer, nullptr);
   const torch::Tensor before =
-      trainer->networks().G->named_parameters()["synthesis.to_big.bias"].clone();
+      trainer->networks()
+          .G->named_parameters()["synthesis.to_big.bias"]
+          .clone();
   ASSERT_TRUE(trainer->Run(1).ok());
   Networks& nets = trainer->networks();
-  EXPECT_FALSE(torch::equal(before, nets.G->named_parameters()["synthesis.to_big.bias"]));
-  // beta = 0.5^(batch / max(min(ema_nimg, 0 * rampup), 1e-8)) = 0 at cur_nimg 0.
+  EXPECT_FALSE(torch::equal(
+      before, nets.G->named_parameters()["synthesis.to_big.bias"]));
+  // beta = 0.5^(batch / max(min(ema_nimg, 0 * rampup), 1e-8)) = 0 at cur_nimg
+  // 0.
   ExpectSameState(*nets.G, *nets.G_ema, "G vs G_ema");
   EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() + "/stats.jsonl"));
   EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() + "/fakes_init.png"));
@@ -155,9 +163,11 @@ TEST(TrainingTest, RanksWhoseParametersDifferStopTheJob) {
   ASSERT_NE(trainer, nullptr);
   const absl::Status status = trainer->Run();
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
-  EXPECT_NE(status.message().find("rank(s) 1 differ from rank 0"), std::string::npos)
+  EXPECT_NE(status.message().find("rank(s) 1 differ from rank 0"),
+            std::string::npos)
       << status;
-  EXPECT_EQ(trainer->progress().batch_idx, 1) << "the first tick's check must catch it";
+  EXPECT_EQ(trainer->progress().batch_idx, 1)
+      << "the first tick's check must catch it";
 }
 
 TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
@@ -168,16 +178,19 @@ TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
   TrainingConfig config = TinyConfig(dir);
 
   config.batch_gpu = 3;
-  EXPECT_NE(Trainer::Create(config, "", env).status().message().find("--batch-gpu"),
-            std::string::npos);
+  EXPECT_NE(
+      Trainer::Create(config, "", env).status().message().find("--batch-gpu"),
+      std::string::npos);
   config = TinyConfig(dir);
   config.model.resolution = 64;
   auto status = Trainer::Create(config, "", env).status();
-  EXPECT_NE(status.message().find("holds 32x32 images"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("holds 32x32 images"), std::string::npos)
+      << status;
   config = TinyConfig(dir);
   config.feature_weights = dir.file("missing.safetensors");
   status = Trainer::Create(config, "", env).status();
-  EXPECT_NE(status.message().find("missing.safetensors"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("missing.safetensors"), std::string::npos)
+      << status;
   config = TinyConfig(dir);
   config.cond = true;
   status = Trainer::Create(config, "", env).status();
@@ -185,6 +198,126 @@ TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
   config = TinyConfig(dir);
   status = Trainer::Create(config, "latest", env).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+}
+
+// Metric lines of a run, oldest first.
+std::vector<nlohmann::json> ReadJsonLines(const std::string& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TrainingConfig MetricsConfig(const TestDir& dir) {
+  TrainingConfig config = TinyConfig(dir);
+  config.kimg = 0.008;  // Four iterations, a tick each.
+  config.snap = 2;      // Snapshots at ticks 0 and 2, and at the end.
+  config.metrics = {"fd16_full"};
+  config.metrics_cache = dir.file("stats-cache");
+  return config;
+}
+
+TEST(TrainingTest, MetricsAtSnapshotsWithCachedDatasetStatistics) {
+  TestDir dir;
+  const TrainingConfig config = MetricsConfig(dir);
+  LocalProcessGroup group;
+  std::ostringstream log;
+  TrainerEnvironment env;
+  env.group = &group;
+  env.log = &log;
+  auto first = Trainer::Create(config, "", env);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Run().ok());
+  const std::string metric = "fd16_full_efficientnet_lite0";
+  const auto lines = ReadJsonLines((std::filesystem::path((*first)->run_dir()) /
+                                    ("metric-" + metric + ".jsonl"))
+                                       .string());
+  ASSERT_EQ(lines.size(), 3u) << log.str();
+  EXPECT_EQ(lines[0]["kimg"], 0.002);
+  EXPECT_EQ(lines[2]["kimg"], 0.008);
+  EXPECT_FALSE(lines[0]["reals_cached"].get<bool>());
+  EXPECT_EQ(lines[0]["num_fakes"], 16);
+  EXPECT_EQ(lines[0]["num_reals"], 8);
+  double best = 1e300;
+  std::string best_snapshot;
+  for (const auto& line : lines) {
+    const double value = line["results"][metric].get<double>();
+    EXPECT_GT(value, 0);
+    if (value < best) {
+      best = value;
+      best_snapshot = line["snapshot_pkl"].get<std::string>();
+    }
+  }
+  // The best snapshot outlives retention (which keeps only the latest).
+  EXPECT_TRUE(std::filesystem::exists(
+      std::filesystem::path((*first)->run_dir()) / best_snapshot));
+  // The tick records carry the results.
+  int with_metrics = 0;
+  for (const auto& record : ReadJsonLines(
+           (std::filesystem::path((*first)->run_dir()) / "stats.jsonl")
+               .string())) {
+    if (record.contains("metrics")) {
+      ++with_metrics;
+      EXPECT_EQ(record["metrics_kimg"], record["kimg"]);  // Not async.
+    }
+  }
+  EXPECT_EQ(with_metrics, 3);
+  EXPECT_NE(log.str().find(metric), std::string::npos);
+
+  // A second run on the same data takes the dataset statistics from the
+  // cache, and measures the same generator the same way.
+  std::ostringstream log2;
+  env.log = &log2;
+  auto second = Trainer::Create(config, "", env);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(log2.str().find("from the cache"), std::string::npos) << log2.str();
+  EXPECT_EQ(
+      log2.str().find("Dataset statistics (efficientnet_lite0): 8 images"),
+      std::string::npos);
+  ASSERT_TRUE((*second)->Run().ok());
+  const auto again =
+      ReadJsonLines((std::filesystem::path((*second)->run_dir()) /
+                     ("metric-" + metric + ".jsonl"))
+                        .string());
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_TRUE(again[0]["reals_cached"].get<bool>());
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(again[i]["results"][metric], lines[i]["results"][metric]) << i;
+  }
+}
+
+TEST(TrainingTest, AsyncMetricsMatchSynchronousOnes) {
+  TestDir dir;
+  TrainingConfig config = MetricsConfig(dir);
+  config.snap = 1;  // A snapshot (and an evaluation) at every tick.
+  LocalProcessGroup group;
+  auto sync = MakeTrainer(config, "", &group);
+  ASSERT_NE(sync, nullptr);
+  ASSERT_TRUE(sync->Run().ok());
+  config.metrics_async = true;
+  auto async = MakeTrainer(config, "", &group);
+  ASSERT_NE(async, nullptr);
+  ASSERT_TRUE(async->Run().ok());
+  const std::string file = "metric-fd16_full_efficientnet_lite0.jsonl";
+  const auto a =
+      ReadJsonLines((std::filesystem::path(sync->run_dir()) / file).string());
+  const auto b =
+      ReadJsonLines((std::filesystem::path(async->run_dir()) / file).string());
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["kimg"], b[i]["kimg"]);
+    EXPECT_EQ(a[i]["results"], b[i]["results"]) << i;
+  }
+  for (const auto& record :
+       ReadJsonLines((std::filesystem::path(async->run_dir()) / "stats.jsonl")
+                         .string())) {
+    if (record.contains("metrics_kimg")) {
+      EXPECT_LE(record["metrics_kimg"].get<double>(),
+                record["kimg"].get<double>());
+    }
+  }
 }
 
 }  // namespace

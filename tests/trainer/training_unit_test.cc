@@ -142,6 +142,12 @@ TEST(RunDirTest, RetentionKeepsTheLatestAndOnePerInterval) {
   EXPECT_EQ(kept, (std::vector<int64_t>{0, 120, 200, 240}));
   EXPECT_FALSE(std::filesystem::exists(dir.file(NetworkFileName(40000))));
   EXPECT_TRUE(std::filesystem::exists(dir.file(NetworkFileName(120000))));
+  // The best snapshot by a metric is kept too.
+  ApplyRetention(dir.path().string(), 0,
+                 dir.file(SnapshotFileName(120000)));
+  kept.clear();
+  for (const SnapshotFile& s : ListSnapshots(dir.path().string())) kept.push_back(s.kimg);
+  EXPECT_EQ(kept, (std::vector<int64_t>{120, 240}));
   ApplyRetention(dir.path().string(), 0);
   ASSERT_EQ(ListSnapshots(dir.path().string()).size(), 1u);
   EXPECT_EQ(ListSnapshots(dir.path().string())[0].kimg, 240);
