@@ -430,17 +430,10 @@ class DashboardTest : public ::testing::Test {
   }
 
   // A 2-worker job of `iterations` iterations of batch 4, a tick every 2
-  // and a snapshot every 2 ticks. It asks for a quality metric where the
-  // job spec has them (TrainingOptions.metrics).
+  // and a snapshot every 2 ticks, with a quality metric (the feature
+  // network's FD of 64 images) at every snapshot.
   std::string Submit(int iterations) {
-    std::string metrics;
-    if (pgan::v1::TrainingOptions::descriptor()->FindFieldByName("metrics") !=
-        nullptr) {
-      metrics = R"( "metrics": ["fd64_full"],)";
-    } else {
-      std::cout << "TrainingOptions has no `metrics` yet: the job measures "
-                   "no quality metric\n";
-    }
+    const std::string metrics = R"( "metrics": ["fd64_full"],)";
     const std::string spec = dir_.file("job.json");
     EXPECT_TRUE(
         WriteFileAtomically(
@@ -542,6 +535,19 @@ TEST_F(DashboardTest, EveryPanelQueryReturnsDataFromARealJob) {
       << watched.output;
   const absl::Duration ran = absl::Now() - submitted;
   std::cout << watched.output;
+  // The metric is in the watch, in the job's plot and picks the best
+  // snapshot.
+  EXPECT_NE(watched.output.find("fd64_full_efficientnet_lite0"),
+            std::string::npos)
+      << watched.output;
+  auto plotted = Pgan(absl::StrCat("plot ", id, " -o ", dir_.file("job.png")));
+  EXPECT_EQ(plotted.exit_code, 0) << plotted.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("job.png"))) << plotted.output;
+  auto best = Pgan(absl::StrCat("download ", id, " --snapshot best -o ",
+                                dir_.file("best.safetensors")));
+  EXPECT_EQ(best.exit_code, 0) << best.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("best.safetensors")))
+      << best.output;
   // Until Prometheus has seen the job end, and two scrapes more.
   ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
     const json done = InstantQuery(R"(pgan_jobs{state="succeeded"} == 1)");
