@@ -2,9 +2,11 @@
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <prometheus/text_serializer.h>
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -89,18 +91,6 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   c->workers_ = std::make_unique<WorkerServiceImpl>(
       c->scheduler_.get(), c->auth_.get(), c->metrics_.get(),
       /*require_client_certificate=*/!config.tls_client_ca.empty());
-  if (!config.metrics_listen.empty()) {
-    try {
-      c->exposer_ =
-          std::make_unique<prometheus::Exposer>(config.metrics_listen);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot serve /metrics on ", config.metrics_listen, ": ", e.what()));
-    }
-    c->exposer_->RegisterCollectable(c->metrics_);
-    const std::vector<int> ports = c->exposer_->GetListeningPorts();
-    c->metrics_port_ = ports.empty() ? 0 : ports.front();
-  }
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentials(config));
   grpc::ServerBuilder builder;
@@ -114,13 +104,31 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
         absl::StrCat("cannot listen on ", config.listen,
                      " (in use, or not an address of this host)"));
   }
+  c->serving_ = true;
+  c->clock_unix_ms_ = absl::ToUnixMillis(absl::Now());
   Coordinator* raw = c.get();
+  if (!config.metrics_listen.empty()) {
+    std::map<std::string, rpc::HttpHandler> handlers;
+    handlers["/metrics"] = [raw] {
+      rpc::HttpResponse response;
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      response.body =
+          prometheus::TextSerializer().Serialize(raw->metrics_->Collect());
+      return response;
+    };
+    handlers["/healthz"] = [raw] { return raw->Liveness(); };
+    handlers["/readyz"] = [raw] { return raw->Readiness(); };
+    ASSIGN_OR_RETURN(c->http_, rpc::HttpServer::Start(config.metrics_listen,
+                                                      std::move(handlers)));
+    c->metrics_port_ = c->http_->port();
+  }
   c->clock_ = std::thread([raw] {
     std::unique_lock<std::mutex> lock(raw->mu_);
     while (!raw->stopping_) {
       raw->stop_cv_.wait_for(lock, std::chrono::seconds(1));
       if (raw->stopping_) break;
       lock.unlock();
+      raw->clock_unix_ms_ = absl::ToUnixMillis(absl::Now());
       if (absl::Status ticked = raw->scheduler_->Tick(absl::Now());
           !ticked.ok()) {
         std::fprintf(stderr, "pgan-coordinator: scheduler: %s\n",
@@ -133,6 +141,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
 }
 
 Coordinator::~Coordinator() {
+  http_.reset();
   Shutdown();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -146,7 +155,31 @@ void Coordinator::Wait() {
   if (server_ != nullptr) server_->Wait();
 }
 
+rpc::HttpResponse Coordinator::Liveness() const {
+  // The clock ticks every second; one stuck for this long (a deadlock, a
+  // scheduler tick that never returns) means a restart is the cure.
+  constexpr absl::Duration kStuck = absl::Seconds(30);
+  const absl::Duration since =
+      absl::Now() - absl::FromUnixMillis(clock_unix_ms_.load());
+  if (since > kStuck) {
+    return rpc::HttpUnavailable(
+        absl::StrCat("the scheduler's clock last ticked ",
+                     absl::ToInt64Seconds(since), " s ago"));
+  }
+  return rpc::HttpOk();
+}
+
+rpc::HttpResponse Coordinator::Readiness() const {
+  if (!serving_) return rpc::HttpUnavailable("not serving (shutting down)");
+  // A probe's budget is about a second: wait at most that for a lock.
+  if (absl::Status db = store_->CheckHealth(absl::Seconds(1)); !db.ok()) {
+    return rpc::HttpUnavailable(std::string(db.message()));
+  }
+  return rpc::HttpOk();
+}
+
 void Coordinator::Shutdown() {
+  serving_ = false;
   // In-flight calls (a rendezvous may wait long) are cancelled after 1 s.
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +

@@ -6,8 +6,8 @@
 #define PGAN_SERVICES_COORDINATOR_H_
 
 #include <grpcpp/server.h>
-#include <prometheus/exposer.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/http_server.h"
 #include "services/auth.h"
 #include "services/job_service.h"
 #include "services/job_spec_validation.h"
@@ -40,8 +41,10 @@ struct CoordinatorConfig {
   std::string storage_dir;
   // Timing of the pool (heartbeats, timeouts, rendezvous).
   SchedulerOptions scheduling;
-  // host:port of the Prometheus /metrics endpoint (port 0: any free one);
-  // empty: none.
+  // host:port of the plain-HTTP endpoints (port 0: any free one): /metrics
+  // for Prometheus, /healthz (liveness: the scheduler's clock runs) and
+  // /readyz (readiness: serving, and the state database answers); empty:
+  // none.
   std::string metrics_listen;
   // TLS: PEM files of this server's certificate chain and key (both or
   // neither; plain text without). With tls_client_ca as well, worker RPCs
@@ -63,7 +66,7 @@ class Coordinator {
   ~Coordinator();
 
   int port() const { return port_; }
-  // The /metrics port, 0 without one.
+  // The /metrics, /healthz and /readyz port, 0 without one.
   int metrics_port() const { return metrics_port_; }
   // Blocks until Shutdown() (from another thread or a signal handler's
   // thread).
@@ -72,13 +75,13 @@ class Coordinator {
 
  private:
   Coordinator() = default;
+  rpc::HttpResponse Liveness() const;
+  rpc::HttpResponse Readiness() const;
 
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<Scheduler> scheduler_;
   std::shared_ptr<CoordinatorMetrics> metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  int metrics_port_ = 0;
   std::unique_ptr<JobServiceImpl> jobs_;
   std::unique_ptr<WorkerServiceImpl> workers_;
   std::unique_ptr<grpc::Server> server_;
@@ -87,6 +90,13 @@ class Coordinator {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread clock_;
+  // For the probes: whether the gRPC server is up (and not shutting down),
+  // and when the clock last ticked.
+  std::atomic<bool> serving_{false};
+  std::atomic<int64_t> clock_unix_ms_{0};
+  // Last: its handlers use the members above.
+  std::unique_ptr<rpc::HttpServer> http_;
+  int metrics_port_ = 0;
 };
 
 }  // namespace pgan::services

@@ -140,7 +140,15 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
   std::vector<MetricFamily> families = {jobs,   workers,     kimg,       speed,
                                         loss,   sign,        restarts,   eta,
                                         metric, metric_kimg, metric_best};
-  for (MetricFamily& f : registry_->Collect()) families.push_back(std::move(f));
+  std::vector<MetricFamily> rpc = registry_->Collect();
+  // prometheus-cpp leaves out a family until it has a sample; announce the
+  // histogram from the start, so that dashboards and checks find it.
+  if (rpc.empty()) {
+    rpc.push_back(Family("pgan_rpc_duration_seconds",
+                         "Time to serve a gRPC call, by method",
+                         MetricType::Histogram));
+  }
+  for (MetricFamily& f : rpc) families.push_back(std::move(f));
   return families;
 }
 

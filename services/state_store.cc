@@ -12,6 +12,9 @@ namespace pgan::services {
 namespace {
 
 constexpr int kSchemaVersion = 1;
+// How long a statement waits for a lock another connection holds (the
+// workers' reports come in bursts; WAL readers never wait).
+constexpr int kBusyTimeoutMs = 5000;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -131,6 +134,23 @@ absl::Status StateStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
+absl::Status StateStore::CheckHealth(absl::Duration timeout) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_busy_timeout(db_,
+                       static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  // BEGIN IMMEDIATE takes the write lock, as any update of a job would.
+  absl::Status status = Exec("BEGIN IMMEDIATE");
+  if (status.ok()) {
+    status = Exec("SELECT count(*) FROM jobs");
+    absl::Status ended = Exec("ROLLBACK");
+    if (status.ok()) status = ended;
+  }
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  if (status.ok()) return status;
+  return absl::UnavailableError(
+      absl::StrCat("state database ", status.message()));
+}
+
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
     const std::string& path) {
   sqlite3* db = nullptr;
@@ -143,7 +163,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot open the state database ", path, ": ", sqlite3_errstr(rc)));
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // Reading the schema version is the first real access: a file that is not
   // a database fails here with a clear message. (In a block: a statement
   // alive holds a read transaction.)

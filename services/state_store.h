@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "pgan/v1/job.pb.h"
 #include "pgan/v1/worker.pb.h"
 
@@ -74,6 +75,12 @@ class StateStore {
 
   absl::Status UpsertWorker(const WorkerRecord& worker);
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+
+  // The readiness check: the database can be read and its write lock taken
+  // within `timeout` (nothing is written). UNAVAILABLE naming the file and
+  // SQLite's reason otherwise (a lock held elsewhere, a vanished or
+  // read-only file, a full disk at open).
+  absl::Status CheckHealth(absl::Duration timeout);
 
  private:
   StateStore(sqlite3* db, std::string path);

@@ -136,7 +136,7 @@ void ReadProgress(Task& task) {
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
     CoordinatorClient& client, const PoolAgentOptions& options,
     const std::string& worker_id, const Task* task,
-    const std::atomic<bool>* stop, std::ostream& log) {
+    const std::atomic<bool>* stop, std::ostream& log, AgentHealth& health) {
   pgan::v1::RegisterWorkerRequest request;
   request.set_worker_id(worker_id);
   if (task != nullptr) {
@@ -150,9 +150,16 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
   absl::Duration backoff = absl::Milliseconds(250);
   bool warned = false;
   while (!stop->load()) {
+    health.Beat();
     absl::StatusOr<pgan::v1::RegisterWorkerResponse> response =
         client.Register(request);
-    if (response.ok()) return response;
+    if (response.ok()) {
+      health.SetReady(true);
+      return response;
+    }
+    health.SetReady(
+        false, absl::StrCat("cannot register with ", options.channel.address,
+                            ": ", response.status().message()));
     const absl::StatusCode code = response.status().code();
     if (code != absl::StatusCode::kUnavailable &&
         code != absl::StatusCode::kDeadlineExceeded) {
@@ -192,14 +199,18 @@ absl::Status PoolAgentOptions::Validate() const {
 }
 
 absl::Status RunPoolAgent(const PoolAgentOptions& options,
-                          const std::atomic<bool>* stop, std::ostream& log) {
+                          const std::atomic<bool>* stop, std::ostream& log,
+                          AgentHealth* health_or_null) {
   if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
+  AgentHealth unobserved;
+  AgentHealth& health =
+      health_or_null != nullptr ? *health_or_null : unobserved;
   absl::StatusOr<std::unique_ptr<CoordinatorClient>> made =
       CoordinatorClient::Create(options.channel, options.token);
   if (!made.ok()) return made.status();
   CoordinatorClient& client = **made;
   absl::StatusOr<pgan::v1::RegisterWorkerResponse> registered =
-      Register(client, options, options.worker_id, nullptr, stop, log);
+      Register(client, options, options.worker_id, nullptr, stop, log, health);
   if (!registered.ok()) {
     return stop->load() ? absl::OkStatus() : registered.status();
   }
@@ -219,6 +230,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
   };
   bool unreachable = false;
   while (true) {
+    health.Beat();
     // Reap the task; report it if it died without reporting (a crash, a
     // kill from outside): the coordinator ignores a report of an old gang.
     if (task) {
@@ -249,6 +261,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
     if (stop->load()) {
       // Tell the coordinator now rather than let it wait for the timeout.
       const auto leave = [&] {
+        health.SetReady(false, "leaving the pool");
         pgan::v1::HeartbeatRequest bye;
         bye.set_worker_id(worker_id);
         bye.set_leaving(true);
@@ -291,8 +304,9 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
         // The coordinator restarted (or declared this worker lost): register
         // again under the same id; the next heartbeat carries the task, and
         // the coordinator adopts it or says abort.
+        health.SetReady(false, "the coordinator does not know this worker");
         registered = Register(client, options, worker_id,
-                              task ? &*task : nullptr, stop, log);
+                              task ? &*task : nullptr, stop, log, health);
         if (!registered.ok() && !stop->load()) return registered.status();
         continue;
       }
@@ -301,6 +315,9 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
         end_task(SIGKILL);
         return response.status();
       }
+      health.SetReady(false,
+                      absl::StrCat("heartbeat to ", options.channel.address,
+                                   " failed: ", response.status().message()));
       if (!unreachable) {
         log << "pgan-worker: heartbeat failed (" << response.status().message()
             << "); retrying" << (task ? ", the task keeps training" : "")
@@ -310,6 +327,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       absl::SleepFor(interval);
       continue;
     }
+    health.SetReady(true);
     if (unreachable) {
       log << "pgan-worker: coordinator reachable again" << std::endl;
       unreachable = false;

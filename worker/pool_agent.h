@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/rpc.h"
+#include "worker/agent_health.h"
 
 namespace pgan::worker {
 
@@ -42,9 +43,11 @@ struct PoolAgentOptions {
 
 // Runs until `stop` is set (then stops a running task with SIGTERM, which
 // snapshots and reports it as retryable) or a fatal error (a rejected
-// token, an invalid registration).
+// token, an invalid registration). `health` (may be null) follows the
+// registration and the heartbeats.
 absl::Status RunPoolAgent(const PoolAgentOptions& options,
-                          const std::atomic<bool>* stop, std::ostream& log);
+                          const std::atomic<bool>* stop, std::ostream& log,
+                          AgentHealth* health = nullptr);
 
 }  // namespace pgan::worker
 

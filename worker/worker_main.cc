@@ -86,6 +86,10 @@ int RunMpiJob(const std::string& job_path, const std::string& resume,
   }
   std::signal(SIGINT, HandleStop);
   std::signal(SIGTERM, HandleStop);
+  // mpirun forwards SIGUSR1 to every rank (SIGTERM would make it kill the
+  // ranks after a grace of seconds): a batch system's warning before the
+  // wall-time limit stops the job with a snapshot (deploy/slurm).
+  std::signal(SIGUSR1, HandleStop);
   std::unique_ptr<pgan::worker::AttachedJob> attached;
   if (!channel.address.empty() && (*comm)->rank() == 0) {
     std::string token;
@@ -177,7 +181,8 @@ int main(int argc, char** argv) {
   app.add_option("--job", job_path,
                  "Job file (JSON with the options of pgan train), for mpirun");
   app.add_option("--resume", resume,
-                 "latest, a run directory or a snapshot (overrides the job's)");
+                 "latest, auto (latest if any, else a fresh run), a run "
+                 "directory or a snapshot (overrides the job's)");
   app.add_option("--coordinator", channel.address,
                  "Join the pool of this coordinator (HOST:PORT)")
       ->envname("PGAN_COORDINATOR");
@@ -198,6 +203,10 @@ int main(int argc, char** argv) {
   app.add_option("--comm-timeout", comm_timeout_s,
                  "Seconds a collective waits for a silent peer")
       ->capture_default_str();
+  std::string health_listen;
+  app.add_option("--health-listen", health_listen,
+                 "Pool worker: IP:PORT of /healthz (the agent runs) and "
+                 "/readyz (registered, heartbeats answered); port 0: any");
   app.add_option("--tls-ca", channel.tls_ca,
                  "PEM of the CA that signed the coordinator's certificate");
   app.add_option("--tls-cert", channel.tls_cert,
@@ -211,6 +220,12 @@ int main(int argc, char** argv) {
   if (!task.empty() || !channel.address.empty()) {
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
+  }
+  if (!health_listen.empty() &&
+      (!task.empty() || !job_path.empty() || channel.address.empty())) {
+    std::cerr << "pgan-worker: --health-listen is for a pool worker "
+                 "(--coordinator without --job)\n";
+    return 2;
   }
   if (!task.empty()) {
     pgan::worker::PoolTaskOptions options;
@@ -236,11 +251,27 @@ int main(int argc, char** argv) {
     }
     agent.channel = channel;
     agent.comm_timeout = absl::Seconds(comm_timeout_s);
+    pgan::worker::AgentHealth health;
+    std::unique_ptr<pgan::rpc::HttpServer> health_server;
+    if (!health_listen.empty()) {
+      auto started = pgan::rpc::HttpServer::Start(
+          health_listen,
+          {{"/healthz", [&health] { return health.Liveness(); }},
+           {"/readyz", [&health] { return health.Readiness(); }}});
+      if (!started.ok()) {
+        std::cerr << "pgan-worker: --health-listen: "
+                  << started.status().message() << "\n";
+        return 2;
+      }
+      health_server = std::move(*started);
+      std::cout << "pgan-worker: /healthz and /readyz on port "
+                << health_server->port() << std::endl;
+    }
     std::error_code ec;
     agent.executable = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec) agent.executable = "/proc/self/exe";
     const absl::Status status =
-        pgan::worker::RunPoolAgent(agent, &g_stop, std::cout);
+        pgan::worker::RunPoolAgent(agent, &g_stop, std::cout, &health);
     if (!status.ok()) {
       std::cerr << "pgan-worker: " << status.message() << "\n";
       return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

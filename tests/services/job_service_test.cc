@@ -2,13 +2,10 @@
 // 127.0.0.1, port 0): authentication, validation, ownership, cancel,
 // pagination, oversized requests, state that outlives the server, sample
 // grids and the worker pool.
-#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <map>
@@ -23,6 +20,7 @@
 #include "common/image_io.h"
 #include "pgan/v1/job.grpc.pb.h"
 #include "pgan/v1/worker.grpc.pb.h"
+#include "proto/http_server.h"
 #include "services/auth.h"
 #include "services/coordinator.h"
 #include "tests/common/test_dir.h"
@@ -549,26 +547,84 @@ TEST_F(JobServiceTest, ListWorkersShowsThePoolWithoutLeakingOthersJobs) {
 
 // GET http://127.0.0.1:port/metrics with a plain socket; the body.
 std::string Scrape(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    ::close(fd);
-    return "";
+  auto response = rpc::HttpGet(
+      absl::StrCat("http://127.0.0.1:", port, "/metrics"), absl::Seconds(10));
+  return response.ok() ? response->body : "";
+}
+
+// What Kubernetes probes: /healthz (the clock runs) and /readyz (serving,
+// and the state database takes its write lock within a second).
+TEST_F(JobServiceTest, HealthEndpointsReportTheStateDatabase) {
+  coordinator_.reset();
+  config_.metrics_listen = "127.0.0.1:0";
+  StartServer();
+  const auto get = [&](const std::string& path) {
+    return rpc::HttpGet(
+        absl::StrCat("http://127.0.0.1:", coordinator_->metrics_port(), path),
+        absl::Seconds(10));
+  };
+  auto live = get("/healthz");
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->status, 200);
+  auto ready = get("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_EQ(get("/nothing")->status, 404);
+
+  // Another process holds the database's write lock.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(config_.state_path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ready = get("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_NE(ready->body.find("state database " + config_.state_path),
+            std::string::npos)
+      << ready->body;
+  EXPECT_NE(ready->body.find("locked"), std::string::npos) << ready->body;
+  EXPECT_EQ(get("/healthz")->status, 200) << "a locked database is no reason "
+                                             "to restart the coordinator";
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_EQ(get("/readyz")->status, 200);
+
+  coordinator_->Shutdown();
+  ready = get("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->status, 503) << ready->body;
+}
+
+TEST(HttpGetTest, BadUrlsAndDeadPortsAreErrorsNamingTheUrl) {
+  auto malformed = rpc::HttpGet("127.0.0.1:80/healthz", absl::Seconds(1));
+  EXPECT_EQ(malformed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(malformed.status().message().find("127.0.0.1:80/healthz"),
+            std::string::npos);
+  EXPECT_EQ(
+      rpc::HttpGet("http://127.0.0.1:x/", absl::Seconds(1)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  // A port nobody listens on: bind one, close it, ask it.
+  auto server = rpc::HttpServer::Start("127.0.0.1:0", {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  // A port in use cannot be served twice; a malformed address is refused
+  // before binding anything.
+  auto taken = rpc::HttpServer::Start(absl::StrCat("127.0.0.1:", port), {});
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(taken.status().message().find(absl::StrCat("127.0.0.1:", port)),
+            std::string::npos)
+      << taken.status();
+  for (const char* bad :
+       {"999.0.0.1:0", "localhost:80", "127.0.0.1", "127.0.0.1:70000", ":80"}) {
+    EXPECT_EQ(rpc::HttpServer::Start(bad, {}).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
   }
-  const std::string request =
-      "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)::write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
-    response.append(buffer, n);
-  ::close(fd);
-  return response;
+  server->reset();
+  auto refused = rpc::HttpGet(absl::StrCat("http://127.0.0.1:", port, "/"),
+                              absl::Seconds(2));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
+      << refused.status();
 }
 
 TEST_F(JobServiceTest, MetricsCountJobsWorkersAndCalls) {

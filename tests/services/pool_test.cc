@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/image_io.h"
+#include "proto/http_server.h"
 #include "services/auth.h"
 #include "services/state_store.h"
 #include "tests/common/subprocess.h"
@@ -336,6 +337,62 @@ TEST_F(PoolTest, ACoordinatorKilledMidRunComesBackToTheJobAndItsHistory) {
   for (size_t i = 0; i < ticks.size(); ++i)
     EXPECT_EQ(ticks[i].tick(), static_cast<int64_t>(i));
   EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
+}
+
+// The probes of a Kubernetes deployment, on the real processes: a pool
+// worker is ready once registered, and stays alive but not ready while its
+// coordinator is gone; the coordinator is ready while it serves.
+TEST_F(PoolTest, HealthEndpointsFollowRegistrationAndTheCoordinator) {
+  const std::string log = WorkerLog(0);
+  workers_.push_back(
+      Spawn({PGAN_WORKER, "--coordinator", absl::StrCat("127.0.0.1:", port_),
+             "--hostname", "127.0.0.1", "--cpu-slots", "1", "--health-listen",
+             "127.0.0.1:0"},
+            log, {"PGAN_TOKEN=worker-token"}));
+  int health_port = 0;
+  ASSERT_TRUE(WaitFor(absl::Seconds(20), [&] {
+    const std::string text = ReadFile(log).value_or("");
+    const size_t at = text.find("/readyz on port ");
+    return at != std::string::npos &&
+           absl::SimpleAtoi(text.substr(at + 16, text.find('\n', at) - at - 16),
+                            &health_port);
+  })) << ReadFile(log).value_or("");
+  const auto get = [&](const std::string& path) {
+    auto response = rpc::HttpGet(
+        absl::StrCat("http://127.0.0.1:", health_port, path), absl::Seconds(5));
+    return response.ok() ? response->status : -1;
+  };
+  EXPECT_TRUE(
+      WaitFor(absl::Seconds(20), [&] { return get("/readyz") == 200; }));
+  EXPECT_EQ(get("/healthz"), 200);
+  EXPECT_EQ(get("/metrics"), 404);
+
+  const std::string coordinator_log =
+      ReadFile(dir_.file("coordinator.log")).value_or("");
+  const size_t at = coordinator_log.find("/metrics on port ");
+  ASSERT_NE(at, std::string::npos) << coordinator_log;
+  const std::string coordinator_url = absl::StrCat(
+      "http://127.0.0.1:", std::stoi(coordinator_log.substr(at + 17)),
+      "/readyz");
+  auto ready = rpc::HttpGet(coordinator_url, absl::Seconds(5));
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->status, 200) << ready->body;
+
+  KillCoordinator();
+  EXPECT_TRUE(
+      WaitFor(absl::Seconds(20), [&] { return get("/readyz") == 503; }));
+  EXPECT_EQ(get("/healthz"), 200) << "a worker waiting for its coordinator "
+                                     "must not be restarted";
+  auto body =
+      rpc::HttpGet(absl::StrCat("http://127.0.0.1:", health_port, "/readyz"),
+                   absl::Seconds(5));
+  ASSERT_TRUE(body.ok());
+  EXPECT_NE(body->body.find(absl::StrCat("127.0.0.1:", port_)),
+            std::string::npos)
+      << body->body;
+  StartCoordinator(port_);
+  EXPECT_TRUE(
+      WaitFor(absl::Seconds(30), [&] { return get("/readyz") == 200; }));
 }
 
 TEST_F(PoolTest, AMissingDatasetFailsTheJobAtOnceWithTheReason) {
