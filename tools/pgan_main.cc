@@ -50,7 +50,7 @@ void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model,
       ->capture_default_str();
 }
 
-// Set by SIGINT/SIGTERM: training stops at the next iteration with a
+// Set by SIGINT/SIGTERM/SIGUSR1: training stops at the next iteration with a
 // snapshot. A second signal kills the process the default way.
 std::atomic<bool> g_stop{false};
 
@@ -180,7 +180,8 @@ int main(int argc, char** argv) {
                         "Where run directories are created")
       ->required();
   train_cmd->add_option("--resume", train.resume,
-                        "latest, a run directory or a snapshot file");
+                        "latest, auto (latest if any, else a fresh run), a run "
+                        "directory or a snapshot file");
   train_cmd->add_option("--kimg", train.config.kimg, "Training length in kimg")
       ->capture_default_str();
   train_cmd->add_option("--tick", train.config.tick, "kimg between progress lines")
@@ -405,6 +406,7 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
+    std::signal(SIGUSR1, HandleStop);  // What mpirun forwards to the ranks.
     status = pgan::tools::RunTrainCommand(train, UnderMpiLauncher(), &g_stop,
                                           std::cout);
   } else if (fid_cmd->parsed()) {

@@ -71,15 +71,21 @@ std::vector<SnapshotFile> ListSnapshots(const std::string& run_dir) {
       out.push_back(file);
     }
   }
-  std::sort(out.begin(), out.end(), [](const SnapshotFile& a, const SnapshotFile& b) {
-    return a.kimg != b.kimg ? a.kimg < b.kimg : a.path < b.path;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const SnapshotFile& a, const SnapshotFile& b) {
+              return a.kimg != b.kimg ? a.kimg < b.kimg : a.path < b.path;
+            });
   return out;
 }
 
 absl::StatusOr<std::string> ResolveResume(const std::string& spec,
                                           const std::string& outdir) {
   std::error_code ec;
+  if (spec == "auto") {
+    absl::StatusOr<std::string> latest = ResolveResume("latest", outdir);
+    if (absl::IsNotFound(latest.status())) return std::string();
+    return latest;
+  }
   if (spec == "latest") {
     std::vector<std::string> runs;
     for (const auto& entry : fs::directory_iterator(outdir, ec)) {
@@ -96,14 +102,15 @@ absl::StatusOr<std::string> ResolveResume(const std::string& spec,
   if (fs::is_directory(spec, ec)) {
     const auto snapshots = ListSnapshots(spec);
     if (snapshots.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("--resume ", spec, ": the run directory has no snapshot"));
+      return absl::NotFoundError(absl::StrCat(
+          "--resume ", spec, ": the run directory has no snapshot"));
     }
     return snapshots.back().path;
   }
   if (fs::is_regular_file(spec, ec)) return spec;
   return absl::NotFoundError(absl::StrCat(
-      "--resume ", spec, ": expected latest, a run directory or a snapshot file"));
+      "--resume ", spec,
+      ": expected latest, auto, a run directory or a snapshot file"));
 }
 
 void ApplyRetention(const std::string& run_dir, double keep_every_kimg,
@@ -116,7 +123,8 @@ void ApplyRetention(const std::string& run_dir, double keep_every_kimg,
                 (!keep_path.empty() &&
                  fs::path(s.path).filename() == fs::path(keep_path).filename());
     if (keep_every_kimg > 0) {
-      const auto bucket = static_cast<int64_t>(std::floor(s.kimg / keep_every_kimg));
+      const auto bucket =
+          static_cast<int64_t>(std::floor(s.kimg / keep_every_kimg));
       if (bucket > last_bucket) {
         keep = true;
         last_bucket = bucket;
@@ -125,7 +133,8 @@ void ApplyRetention(const std::string& run_dir, double keep_every_kimg,
     if (keep) continue;
     std::error_code ec;
     fs::remove(s.path, ec);
-    fs::remove(fs::path(run_dir) / absl::StrFormat("network-snapshot-%06d.safetensors", s.kimg),
+    fs::remove(fs::path(run_dir) /
+                   absl::StrFormat("network-snapshot-%06d.safetensors", s.kimg),
                ec);
   }
 }

@@ -30,6 +30,8 @@ std::vector<SnapshotFile> ListSnapshots(const std::string& run_dir);
 
 // Resolves --resume: "latest" (the newest snapshot of the newest run under
 // `outdir`), a run directory (its newest snapshot) or a snapshot file.
+// "auto" is "latest" when there is one and otherwise "" (a fresh start):
+// for a job that is restarted whole, such as a re-queued batch job.
 absl::StatusOr<std::string> ResolveResume(const std::string& spec,
                                           const std::string& outdir);
 

@@ -125,6 +125,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   std::string resume_path;
   if (!resume.empty()) {
     ASSIGN_OR_RETURN(resume_path, ResolveResume(resume, config.outdir));
+  }
+  if (!resume_path.empty()) {
     ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(resume_path));
     RETURN_IF_ERROR(MergeResumeOverrides(config, &state.config));
     trainer->config_ = state.config;
@@ -133,6 +135,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   RETURN_IF_ERROR(trainer->config_.Validate(env.group->world_size()));
   RETURN_IF_ERROR(trainer->Setup(resume_path));
+  if (!resume_path.empty() && trainer->is_rank0()) {
+    trainer->Log(absl::StrFormat("Resuming at kimg %.3f of %g from %s",
+                                 trainer->progress_.cur_nimg / 1000.0,
+                                 trainer->config_.kimg, resume_path));
+  }
   return trainer;
 }
 

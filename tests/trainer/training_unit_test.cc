@@ -160,10 +160,17 @@ TEST(RunDirTest, RunDirectoriesAreNumberedAndResumeFindsTheLatest) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->find("00000-fastgan-x"), std::string::npos);
   EXPECT_NE(b->find("00001-fastgan-x"), std::string::npos);
+  // "auto" starts afresh while no run has a snapshot.
+  auto none = ResolveResume("auto", dir.file("runs"));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, "");
   std::ofstream(*a + "/" + SnapshotFileName(4000));
   auto latest = ResolveResume("latest", dir.file("runs"));
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_NE(latest->find("00000-fastgan-x"), std::string::npos);
+  auto automatic = ResolveResume("auto", dir.file("runs"));
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_EQ(*automatic, *latest);
   EXPECT_EQ(ResolveResume(*b, dir.file("runs")).status().code(),
             absl::StatusCode::kNotFound);
 }
