@@ -17,7 +17,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev
   libopenmpi-dev openmpi-bin libgloo-dev openssl libyaml-cpp-dev
-  prometheus-cpp-dev libsqlite3-dev libssl-dev
+  prometheus-cpp-dev libcivetweb-dev libsqlite3-dev libssl-dev
   prometheus libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libgoogle-perftools-dev
