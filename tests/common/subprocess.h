@@ -1,12 +1,19 @@
-// Runs a command line for tests and captures its output. Not for production
-// code: the command goes through /bin/sh.
+// Processes for tests: a command line run to the end with its output
+// captured (through /bin/sh), and a program started in the background with
+// its output in a log file. Not for production code.
 #ifndef PGAN_TESTS_COMMON_SUBPROCESS_H_
 #define PGAN_TESTS_COMMON_SUBPROCESS_H_
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace pgan::testing {
 
@@ -27,6 +34,43 @@ inline CommandResult RunCommand(const std::string& command) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Starts argv[0] (a path) with `argv` and the extra environment `env`
+// ("NAME=value"), stdout and stderr appended to `log`; returns its pid.
+inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
+                   const std::vector<std::string>& env = {}) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen(log.c_str(), "a", stdout);
+    std::freopen(log.c_str(), "a", stderr);
+    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const std::string& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// SIGTERM, then SIGKILL after `grace`; reaps the process and sets `pid` to
+// -1. Nothing when `pid` <= 0.
+inline void StopProcess(pid_t& pid, std::chrono::milliseconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  const auto end = std::chrono::steady_clock::now() + grace;
+  while (::waitpid(pid, nullptr, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() > end) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  pid = -1;
 }
 
 }  // namespace pgan::testing

@@ -18,7 +18,6 @@
 //  - the default commands (ENTRYPOINT + CMD) start this build's programs,
 //    which then pass the images' HEALTHCHECK commands.
 // Negative tests show that each check catches what it is for.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -44,6 +43,7 @@
 #include <vector>
 
 #include "common/sha256.h"
+#include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
 
 namespace pgan::deploy {
@@ -1005,19 +1005,7 @@ class Process {
  public:
   Process(const std::vector<std::string>& argv, const fs::path& log,
           const std::vector<std::string>& env = {})
-      : log_(log) {
-    pid_ = fork();
-    if (pid_ != 0) return;
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    for (const std::string& kv : env) putenv(strdup(kv.c_str()));
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(strdup(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+      : log_(log), pid_(pgan::testing::Spawn(argv, log.string(), env)) {}
   ~Process() {
     if (pid_ <= 0 || exited_) return;
     kill(pid_, SIGKILL);

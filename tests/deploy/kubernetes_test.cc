@@ -47,6 +47,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::nlohmann::json;
 using ::pgan::testing::RunCommand;
+using ::pgan::testing::Spawn;
+using ::pgan::testing::StopProcess;
 
 constexpr char kSourceDir[] = PGAN_SOURCE_DIR;
 
@@ -814,21 +816,6 @@ std::string ClaimOf(const Mount& mount) {
 // ---------------------------------------------------------------------------
 // Processes and HTTP, for the real coordinator.
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen(log.c_str(), "a", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 bool WaitFor(std::chrono::milliseconds limit,
              const std::function<bool()>& done) {
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -837,17 +824,6 @@ bool WaitFor(std::chrono::milliseconds limit,
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return done();
-}
-
-void Stop(pid_t& pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  if (!WaitFor(std::chrono::seconds(10),
-               [&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; })) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  pid = -1;
 }
 
 size_t AppendBody(char* data, size_t size, size_t n, void* body) {
@@ -1922,7 +1898,7 @@ TEST_F(KubernetesTest, DashboardMetricsAreExportedByTheCoordinator) {
   });
   std::string body;
   const long status = port > 0 ? HttpGet(port, "/metrics", &body) : 0;
-  Stop(pid);
+  StopProcess(pid, std::chrono::seconds(10));
   ASSERT_GT(port, 0) << "pgan-coordinator did not start:\n"
                      << RunCommand("cat " + log).output;
   ASSERT_EQ(status, 200) << body;

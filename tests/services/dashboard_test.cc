@@ -48,6 +48,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::nlohmann::json;
 using ::pgan::testing::RunCommand;
+using ::pgan::testing::Spawn;
+using ::pgan::testing::StopProcess;
 using ::pgan::testing::TestDir;
 
 constexpr char kDashboard[] =
@@ -64,24 +66,6 @@ constexpr int kStepSeconds = 1;
 constexpr int kRateIntervalSeconds =
     std::max(kStepSeconds + kScrapeSeconds, 4 * kScrapeSeconds);
 
-// Starts `argv` with stdout and stderr appended to `log`.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
-            const std::vector<std::string>& env = {}) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    freopen(log.c_str(), "a", stdout);
-    freopen(log.c_str(), "a", stderr);
-    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // Polls `done` every 200 ms for up to `limit`.
 bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {
   const absl::Time end = absl::Now() + limit;
@@ -90,18 +74,6 @@ bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {
     absl::SleepFor(absl::Milliseconds(200));
   }
   return done();
-}
-
-// SIGTERM, then SIGKILL after `grace`; reaps the process.
-void Stop(pid_t& pid, absl::Duration grace) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  if (!WaitFor(grace,
-               [&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; })) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  pid = -1;
 }
 
 // A loopback port that was free a moment ago: bound to 127.0.0.1:0, read
@@ -306,9 +278,9 @@ class DashboardTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    Stop(prometheus_, absl::Seconds(10));
-    for (pid_t& pid : workers_) Stop(pid, absl::Seconds(5));
-    Stop(coordinator_, absl::Seconds(5));
+    StopProcess(prometheus_, std::chrono::seconds(10));
+    for (pid_t& pid : workers_) StopProcess(pid, std::chrono::seconds(5));
+    StopProcess(coordinator_, std::chrono::seconds(5));
     if (HasFailure()) {
       for (const auto& entry : fs::directory_iterator(dir_.path())) {
         if (entry.path().extension() != ".log") continue;
@@ -400,7 +372,7 @@ class DashboardTest : public ::testing::Test {
       if (exited) {
         prometheus_ = -1;
       } else {
-        Stop(prometheus_, absl::Seconds(5));
+        StopProcess(prometheus_, std::chrono::seconds(5));
       }
       const std::string text = ReadFile(log).value_or("");
       if (attempt == 0 &&

@@ -36,25 +36,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::pgan::testing::RunCommand;
+using ::pgan::testing::Spawn;
 using ::pgan::testing::TestDir;
-
-// Starts `argv` with stdout and stderr appended to `log`.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
-            const std::vector<std::string>& env = {}) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    freopen(log.c_str(), "a", stdout);
-    freopen(log.c_str(), "a", stderr);
-    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
 
 // Polls `done` every 200 ms for up to `limit`.
 bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {

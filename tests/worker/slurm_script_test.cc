@@ -8,7 +8,6 @@
 // must snapshot, exit 0 and ask for `scontrol requeue JOBID`. The re-queued
 // start must resume from that snapshot in the same run directory and train
 // to the end without asking again.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -25,6 +24,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
 #include "trainer/run_dir.h"
@@ -68,26 +68,17 @@ class SlurmScriptTest : public ::testing::Test {
   // Starts the script as Slurm's batch step would (restart `restart`),
   // its output in `log`.
   pid_t Start(int restart, const std::string& log) {
-    const pid_t pid = fork();
-    if (pid != 0) return pid;
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    setenv("PATH", absl::StrCat(bin_, ":", std::getenv("PATH")).c_str(), 1);
-    setenv("PGAN_JOB", job_.c_str(), 1);
-    setenv("PGAN_WORKER", PGAN_WORKER_BINARY, 1);
-    setenv("SLURM_JOB_ID", "4242", 1);
-    setenv("SLURM_NTASKS", "2", 1);
-    setenv("SLURM_RESTART_COUNT", std::to_string(restart).c_str(), 1);
-    // Root may run mpirun in containers and CI only with these; and
-    // mpirun must not look for a Slurm allocation that is not there.
-    setenv("MPIRUN_ARGS", "--allow-run-as-root --oversubscribe", 1);
-    setenv("OMPI_MCA_ras", "^slurm", 1);
-    setenv("OMPI_MCA_plm", "^slurm", 1);
-    setenv("OMPI_MCA_ess", "^slurm", 1);
-    unsetenv("PGAN_COORDINATOR");
-    execl("/bin/bash", "bash", PGAN_SBATCH_SCRIPT, static_cast<char*>(nullptr));
-    _exit(127);
+    return testing::Spawn(
+        {"/bin/bash", PGAN_SBATCH_SCRIPT}, log,
+        {absl::StrCat("PATH=", bin_, ":", std::getenv("PATH")),
+         "PGAN_JOB=" + job_, std::string("PGAN_WORKER=") + PGAN_WORKER_BINARY,
+         "SLURM_JOB_ID=4242", "SLURM_NTASKS=2",
+         absl::StrCat("SLURM_RESTART_COUNT=", restart),
+         // Root may run mpirun in containers and CI only with these; and
+         // mpirun must not look for a Slurm allocation that is not there.
+         "MPIRUN_ARGS=--allow-run-as-root --oversubscribe",
+         "OMPI_MCA_ras=^slurm", "OMPI_MCA_plm=^slurm", "OMPI_MCA_ess=^slurm",
+         "PGAN_COORDINATOR="});
   }
 
   static int Wait(pid_t pid) {
