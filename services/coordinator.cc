@@ -118,8 +118,14 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     };
     handlers["/healthz"] = [raw] { return raw->Liveness(); };
     handlers["/readyz"] = [raw] { return raw->Readiness(); };
-    ASSIGN_OR_RETURN(c->http_, rpc::HttpServer::Start(config.metrics_listen,
-                                                      std::move(handlers)));
+    absl::StatusOr<std::unique_ptr<rpc::HttpServer>> http =
+        rpc::HttpServer::Start(config.metrics_listen, std::move(handlers));
+    if (!http.ok()) {
+      return absl::Status(
+          http.status().code(),
+          absl::StrCat("--metrics-listen: ", http.status().message()));
+    }
+    c->http_ = std::move(*http);
     c->metrics_port_ = c->http_->port();
   }
   c->clock_ = std::thread([raw] {

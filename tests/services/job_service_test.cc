@@ -556,6 +556,13 @@ std::string Scrape(int port) {
 // and the state database takes its write lock within a second).
 TEST_F(JobServiceTest, HealthEndpointsReportTheStateDatabase) {
   coordinator_.reset();
+  // A host name is not an address to listen on: refused, naming the flag.
+  config_.metrics_listen = "localhost:0";
+  auto refused = Coordinator::Start(config_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("--metrics-listen"),
+            std::string::npos)
+      << refused.status();
   config_.metrics_listen = "127.0.0.1:0";
   StartServer();
   const auto get = [&](const std::string& path) {
