@@ -14,7 +14,6 @@
 // kustomizations use and throws on every field it does not implement, so
 // that it cannot silently render something else; where kubectl is on PATH
 // its `kubectl kustomize` output must equal the renderer's.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,6 +38,7 @@
 #include <vector>
 
 #include "common/sha256.h"
+#include "proto/http_server.h"
 #include "tests/common/subprocess.h"
 
 namespace pgan::deploy {
@@ -824,34 +824,6 @@ bool WaitFor(std::chrono::milliseconds limit,
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return done();
-}
-
-size_t AppendBody(char* data, size_t size, size_t n, void* body) {
-  static_cast<std::string*>(body)->append(data, size * n);
-  return size * n;
-}
-
-// GET http://127.0.0.1:port/path, never through a proxy; status 0 when no
-// answer came (the error is then in `body`).
-long HttpGet(int port, const std::string& path, std::string* body) {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return 0;
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
-  long status = 0;
-  const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  } else {
-    *body = curl_easy_strerror(code);
-  }
-  curl_easy_cleanup(curl);
-  return status;
 }
 
 // stdout of `command` (stderr to `error_file`) and its exit status.
@@ -1897,7 +1869,15 @@ TEST_F(KubernetesTest, DashboardMetricsAreExportedByTheCoordinator) {
     return port > 0 || ::waitpid(pid, nullptr, WNOHANG) == pid;
   });
   std::string body;
-  const long status = port > 0 ? HttpGet(port, "/metrics", &body) : 0;
+  long status = 0;
+  if (port > 0) {
+    auto response =
+        rpc::HttpGet("http://127.0.0.1:" + std::to_string(port) + "/metrics",
+                     absl::Seconds(30));
+    status = response.ok() ? response->status : 0;
+    body = response.ok() ? response->body
+                         : std::string(response.status().message());
+  }
   StopProcess(pid, std::chrono::seconds(10));
   ASSERT_GT(port, 0) << "pgan-coordinator did not start:\n"
                      << RunCommand("cat " + log).output;
