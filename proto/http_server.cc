@@ -41,11 +41,11 @@ const char* Reason(int status) {
 // The head is formatted here and written with the body: civetweb's own
 // mg_printf crashed in pgan-worker's server threads (seen under gdb).
 void Send(mg_connection* connection, const HttpResponse& response) {
-  const std::string head = absl::StrCat(
-      "HTTP/1.1 ", response.status, " ", Reason(response.status),
-      "\r\nContent-Type: ", response.content_type,
-      "\r\nContent-Length: ", response.body.size(),
-      "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+  const std::string head =
+      absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                   "\r\nContent-Type: ", response.content_type,
+                   "\r\nContent-Length: ", response.body.size(),
+                   "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
   mg_write(connection, head.data(), head.size());
   mg_write(connection, response.body.data(), response.body.size());
 }
@@ -82,6 +82,22 @@ absl::Status Await(int fd, short events, absl::Time deadline,
   }
 }
 
+// "HOST:PORT" or "[IPv6]:PORT" into the host (brackets removed) and a port
+// in 0..65535.
+bool SplitHostPort(const std::string& text, std::string* host, int* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(text.substr(colon + 1), port) || *port < 0 ||
+      *port > 65535) {
+    return false;
+  }
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return !host->empty();
+}
+
 }  // namespace
 
 HttpResponse HttpOk(std::string body) {
@@ -102,16 +118,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& listen, std::map<std::string, HttpHandler> handlers) {
   // civetweb reads what it cannot parse as an address as a bare port on
   // every interface: check the form first.
-  const size_t colon = listen.rfind(':');
+  std::string host;
   int port = -1;
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   unsigned char address[sizeof(in6_addr)];
-  const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  if (v6) host = host.substr(1, host.size() - 2);
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535 ||
-      inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), address) != 1) {
+  if (!SplitHostPort(listen, &host, &port) ||
+      inet_pton(listen.front() == '[' ? AF_INET6 : AF_INET, host.c_str(),
+                address) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", listen, "\": expected IP:PORT (0.0.0.0:9470, [::]:9470)"));
   }
@@ -193,17 +205,11 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& url,
   const std::string authority = rest.substr(0, slash);
   const std::string path =
       slash == std::string::npos ? "/" : rest.substr(slash);
-  const size_t colon = authority.rfind(':');
+  std::string host;
   int port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(authority.substr(colon + 1), &port) || port <= 0 ||
-      port > 65535) {
+  if (!SplitHostPort(authority, &host, &port) || port == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(url, ": expected http://HOST:PORT/PATH"));
-  }
-  std::string host = authority.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
   }
 
   addrinfo hints{};

@@ -2,33 +2,22 @@
 // --timeout, 1 otherwise, saying why on stderr. The HEALTHCHECK of pgan's
 // container images (which carry no curl) and a probe for scripts:
 //   pgan-healthcheck http://127.0.0.1:9470/readyz
-#include <cstdlib>
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "proto/http_server.h"
 
 int main(int argc, char** argv) {
-  double timeout_s = 5;
+  CLI::App app{"pgan-healthcheck: exit 0 when a GET of URL answers 2xx"};
   std::string url;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--timeout" && i + 1 < argc) {
-      if (!absl::SimpleAtod(argv[++i], &timeout_s) || !(timeout_s > 0)) {
-        std::cerr << "pgan-healthcheck: --timeout: expected seconds > 0\n";
-        return 2;
-      }
-    } else if (url.empty() && arg.rfind("-", 0) != 0) {
-      url = arg;
-    } else {
-      url.clear();
-      break;
-    }
-  }
-  if (url.empty()) {
-    std::cerr << "usage: pgan-healthcheck [--timeout SECONDS] "
-                 "http://HOST:PORT/PATH\n";
+  double timeout_s = 5;
+  app.add_option("url", url, "http://HOST:PORT/PATH")->required();
+  app.add_option("--timeout", timeout_s, "Seconds to wait for the answer")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (!(timeout_s > 0)) {
+    std::cerr << "pgan-healthcheck: --timeout: expected seconds > 0\n";
     return 2;
   }
   const absl::StatusOr<pgan::rpc::HttpResponse> response =

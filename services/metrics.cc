@@ -13,6 +13,9 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
+constexpr char kRpcName[] = "pgan_rpc_duration_seconds";
+constexpr char kRpcHelp[] = "Time to serve a gRPC call, by method";
+
 MetricFamily Family(const std::string& name, const std::string& help,
                     MetricType type) {
   MetricFamily family;
@@ -45,10 +48,8 @@ CoordinatorMetrics::CoordinatorMetrics(StateStore* store, Scheduler* scheduler)
     : store_(store),
       scheduler_(scheduler),
       registry_(std::make_shared<prometheus::Registry>()),
-      rpc_(&prometheus::BuildHistogram()
-                .Name("pgan_rpc_duration_seconds")
-                .Help("Time to serve a gRPC call, by method")
-                .Register(*registry_)) {}
+      rpc_(&prometheus::BuildHistogram().Name(kRpcName).Help(kRpcHelp).Register(
+          *registry_)) {}
 
 void CoordinatorMetrics::ObserveRpc(const std::string& method, double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
@@ -144,9 +145,7 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
   // prometheus-cpp leaves out a family until it has a sample; announce the
   // histogram from the start, so that dashboards and checks find it.
   if (rpc.empty()) {
-    rpc.push_back(Family("pgan_rpc_duration_seconds",
-                         "Time to serve a gRPC call, by method",
-                         MetricType::Histogram));
+    rpc.push_back(Family(kRpcName, kRpcHelp, MetricType::Histogram));
   }
   for (MetricFamily& f : rpc) families.push_back(std::move(f));
   return families;

@@ -36,6 +36,17 @@ inline CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
+// Polls `done` every 100 ms for up to `limit`; its last answer.
+template <typename Done>
+bool WaitFor(std::chrono::milliseconds limit, Done done) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
 // Starts argv[0] (a path) with `argv` and the extra environment `env`
 // ("NAME=value"), stdout and stderr appended to `log`; returns its pid.
 inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
@@ -61,14 +72,10 @@ inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log,
 inline void StopProcess(pid_t& pid, std::chrono::milliseconds grace) {
   if (pid <= 0) return;
   ::kill(pid, SIGTERM);
-  const auto end = std::chrono::steady_clock::now() + grace;
-  while (::waitpid(pid, nullptr, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > end) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!WaitFor(grace,
+               [&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; })) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
   }
   pid = -1;
 }

@@ -49,6 +49,7 @@ using ::nlohmann::json;
 using ::pgan::testing::RunCommand;
 using ::pgan::testing::Spawn;
 using ::pgan::testing::StopProcess;
+using ::pgan::testing::WaitFor;
 
 constexpr char kSourceDir[] = PGAN_SOURCE_DIR;
 
@@ -815,16 +816,6 @@ std::string ClaimOf(const Mount& mount) {
 
 // ---------------------------------------------------------------------------
 // Processes and HTTP, for the real coordinator.
-
-bool WaitFor(std::chrono::milliseconds limit,
-             const std::function<bool()>& done) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 // stdout of `command` (stderr to `error_file`) and its exit status.
 int RunStdout(const std::string& command, const std::string& error_file,

@@ -51,6 +51,7 @@ using ::pgan::testing::RunCommand;
 using ::pgan::testing::Spawn;
 using ::pgan::testing::StopProcess;
 using ::pgan::testing::TestDir;
+using ::pgan::testing::WaitFor;
 
 constexpr char kDashboard[] =
     PGAN_SOURCE_DIR "/deploy/grafana/pgan-dashboard.json";
@@ -65,16 +66,6 @@ constexpr int kScrapeSeconds = 1;
 constexpr int kStepSeconds = 1;
 constexpr int kRateIntervalSeconds =
     std::max(kStepSeconds + kScrapeSeconds, 4 * kScrapeSeconds);
-
-// Polls `done` every 200 ms for up to `limit`.
-bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  return done();
-}
 
 // A loopback port that was free a moment ago: bound to 127.0.0.1:0, read
 // back, closed. Another process may take it before Prometheus does.
@@ -302,7 +293,7 @@ class DashboardTest : public ::testing::Test {
          "--data-root", dir_.file("data"), "--storage", dir_.file("storage"),
          "--metrics-listen", "127.0.0.1:0"},
         log);
-    WaitFor(absl::Seconds(20), [&] {
+    WaitFor(std::chrono::seconds(20), [&] {
       int read = 0;
       auto text = ReadFile(port_file);
       if (text.ok() &&
@@ -361,7 +352,7 @@ class DashboardTest : public ::testing::Test {
            "--log.level=info"},
           log);
       bool exited = false;
-      const bool ready = WaitFor(absl::Seconds(60), [&] {
+      const bool ready = WaitFor(std::chrono::seconds(60), [&] {
         if (::waitpid(prometheus_, nullptr, WNOHANG) == prometheus_) {
           exited = true;
           return true;
@@ -491,7 +482,7 @@ TEST_F(DashboardTest, EveryPanelQueryReturnsDataFromARealJob) {
   StartWorker();
   StartWorker();
   // Prometheus scrapes the coordinator before the job starts.
-  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
     const json up = InstantQuery("up");
     return up.is_array() && !up.empty() && up[0]["value"][1] == "1";
   })) << "prometheus does not scrape the coordinator";
@@ -521,7 +512,7 @@ TEST_F(DashboardTest, EveryPanelQueryReturnsDataFromARealJob) {
   EXPECT_TRUE(std::filesystem::exists(dir_.file("best.safetensors")))
       << best.output;
   // Until Prometheus has seen the job end, and two scrapes more.
-  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
     const json done = InstantQuery(R"(pgan_jobs{state="succeeded"} == 1)");
     return done.is_array() && !done.empty();
   })) << "prometheus did not see the job succeed";

@@ -38,16 +38,7 @@ namespace fs = std::filesystem;
 using ::pgan::testing::RunCommand;
 using ::pgan::testing::Spawn;
 using ::pgan::testing::TestDir;
-
-// Polls `done` every 200 ms for up to `limit`.
-bool WaitFor(absl::Duration limit, const std::function<bool()>& done) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  return done();
-}
+using ::pgan::testing::WaitFor;
 
 class PoolTest : public ::testing::Test {
  protected:
@@ -98,7 +89,7 @@ class PoolTest : public ::testing::Test {
          dir_.file("storage"), "--metrics-listen", "127.0.0.1:0"},
         dir_.file("coordinator.log"));
     port_ = 0;
-    WaitFor(absl::Seconds(20), [&] {
+    WaitFor(std::chrono::seconds(20), [&] {
       int read = 0;
       auto text = ReadFile(port_file);
       if (text.ok() &&
@@ -242,7 +233,7 @@ TEST_F(PoolTest, AKilledWorkerRestartsTheJobFromItsLatestSnapshot) {
   for (int i = 0; i < 3; ++i) StartWorker();  // One spare.
   const std::string id = Submit(6);
   // Wait for a snapshot with progress in it.
-  ASSERT_TRUE(WaitFor(absl::Seconds(240), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(240), [&] {
     for (const auto& s : RecordedSnapshots(id)) {
       if (s.kimg() > 0) return true;
     }
@@ -263,7 +254,8 @@ TEST_F(PoolTest, AKilledWorkerRestartsTheJobFromItsLatestSnapshot) {
   ::kill(workers_[victim], SIGKILL);
   ::waitpid(workers_[victim], nullptr, 0);
   workers_[victim] = -1;
-  ASSERT_TRUE(WaitFor(absl::Seconds(20), [&] { return Generation(id) >= 2; }));
+  ASSERT_TRUE(
+      WaitFor(std::chrono::seconds(20), [&] { return Generation(id) >= 2; }));
   const absl::Duration detected = absl::Now() - killed;
   EXPECT_LT(detected, absl::Seconds(15));
   std::cout << "gang restarted " << absl::FormatDuration(detected)
@@ -300,8 +292,8 @@ TEST_F(PoolTest, ACoordinatorKilledMidRunComesBackToTheJobAndItsHistory) {
   StartWorker();
   StartWorker();
   const std::string id = Submit(6);
-  ASSERT_TRUE(
-      WaitFor(absl::Seconds(240), [&] { return !RecordedTicks(id).empty(); }));
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(240),
+                      [&] { return !RecordedTicks(id).empty(); }));
   const size_t ticks_before = RecordedTicks(id).size();
   const size_t snapshots_before = RecordedSnapshots(id).size();
   const int port = port_;
@@ -333,7 +325,7 @@ TEST_F(PoolTest, HealthEndpointsFollowRegistrationAndTheCoordinator) {
              "127.0.0.1:0"},
             log, {"PGAN_TOKEN=worker-token"}));
   int health_port = 0;
-  ASSERT_TRUE(WaitFor(absl::Seconds(20), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(20), [&] {
     const std::string text = ReadFile(log).value_or("");
     const size_t at = text.find("/readyz on port ");
     return at != std::string::npos &&
@@ -346,7 +338,7 @@ TEST_F(PoolTest, HealthEndpointsFollowRegistrationAndTheCoordinator) {
     return response.ok() ? response->status : -1;
   };
   EXPECT_TRUE(
-      WaitFor(absl::Seconds(20), [&] { return get("/readyz") == 200; }));
+      WaitFor(std::chrono::seconds(20), [&] { return get("/readyz") == 200; }));
   EXPECT_EQ(get("/healthz"), 200);
   EXPECT_EQ(get("/metrics"), 404);
 
@@ -363,7 +355,7 @@ TEST_F(PoolTest, HealthEndpointsFollowRegistrationAndTheCoordinator) {
 
   KillCoordinator();
   EXPECT_TRUE(
-      WaitFor(absl::Seconds(20), [&] { return get("/readyz") == 503; }));
+      WaitFor(std::chrono::seconds(20), [&] { return get("/readyz") == 503; }));
   EXPECT_EQ(get("/healthz"), 200) << "a worker waiting for its coordinator "
                                      "must not be restarted";
   auto body =
@@ -375,7 +367,7 @@ TEST_F(PoolTest, HealthEndpointsFollowRegistrationAndTheCoordinator) {
       << body->body;
   StartCoordinator(port_);
   EXPECT_TRUE(
-      WaitFor(absl::Seconds(30), [&] { return get("/readyz") == 200; }));
+      WaitFor(std::chrono::seconds(30), [&] { return get("/readyz") == 200; }));
 }
 
 TEST_F(PoolTest, AMissingDatasetFailsTheJobAtOnceWithTheReason) {
@@ -453,14 +445,14 @@ TEST_F(AttachTest, CancellingAnAttachedJobStopsTheGangWithASnapshot) {
       Spawn({"/bin/sh", "-c", Mpirun("alice-token", JobFile(1))},
             dir_.file("mpirun.log"));
   std::string id;
-  ASSERT_TRUE(WaitFor(absl::Seconds(120), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(120), [&] {
     id = OnlyJob();
     return !id.empty() && !RecordedTicks(id).empty();
   }));
   auto cancelled = Pgan("cancel " + id);
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.output;
   int status = -1;
-  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] {
     return ::waitpid(mpirun, &status, WNOHANG) == mpirun;
   })) << "the gang did not stop";
   const std::string log = ReadFile(dir_.file("mpirun.log")).value_or("");
