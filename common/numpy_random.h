@@ -22,8 +22,6 @@ class NumpyRandomState {
   double StandardNormal();
   std::vector<float> Randn(size_t count);
 
-  // One raw 32-bit MT19937 output (NumPy's next_uint32).
-  uint32_t NextUint32() { return mt_(); }
   // A uniform integer in [0, max] by masked rejection: draw 32 bits (64 bits,
   // high word first, when max >= 2^32), keep the bits of the smallest mask
   // covering max, retry while above max. This is NumPy's legacy

@@ -69,4 +69,10 @@ absl::Status FromGrpc(const grpc::Status& status) {
                       status.error_message());
 }
 
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
 }  // namespace pgan::rpc

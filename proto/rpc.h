@@ -40,8 +40,10 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
 // Adds "authorization: Bearer <token>".
 void Authorize(grpc::ClientContext* context, const std::string& token);
 
-// gRPC and Abseil share the canonical status codes.
+// gRPC and Abseil share the canonical status codes: the one conversion
+// each way, for clients and servers.
 absl::Status FromGrpc(const grpc::Status& status);
+grpc::Status ToGrpc(const absl::Status& status);
 
 }  // namespace pgan::rpc
 

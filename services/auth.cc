@@ -1,7 +1,6 @@
 #include "services/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <cstdlib>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -19,18 +19,6 @@ namespace {
 
 constexpr size_t kMaxNameLength = 128;
 constexpr absl::string_view kExpectedHeader = "expected \"Bearer <token>\"";
-
-std::array<uint8_t, 32> Sha256(absl::string_view data) {
-  std::array<uint8_t, 32> digest;
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(),
-                 nullptr) != 1 ||
-      size != digest.size()) {
-    // Only an OpenSSL without SHA-256: nothing can be authenticated.
-    std::abort();
-  }
-  return digest;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -90,17 +78,6 @@ bool CanSeeJob(const Principal& principal, const std::string& owner) {
   return false;
 }
 
-std::string Sha256Hex(absl::string_view data) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  const std::array<uint8_t, 32> digest = Sha256(data);
-  std::string hex;
-  hex.reserve(2 * digest.size());
-  for (uint8_t byte : digest) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0xf]);
-  }
-  return hex;
-}
 
 absl::StatusOr<TokenAuthenticator> TokenAuthenticator::FromFile(
     const std::string& path) {
@@ -232,7 +209,7 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(
     }
   }
 
-  const Digest digest = Sha256(token);
+  const Digest digest = Sha256Digest(token);
   // Every entry is compared, without early exit or a branch on the result.
   size_t found = 0;  // Index + 1 of the match; digests are unique.
   for (size_t i = 0; i < entries_.size(); ++i) {

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/sha256.h"  // Sha256Hex, for token files.
 
 namespace pgan::services {
 
@@ -47,9 +48,6 @@ absl::string_view RoleName(Principal::Role role);
 // Whether `principal` may see (list, inspect, cancel) a job owned by
 // `owner`: admins see every job, users their own, workers none.
 bool CanSeeJob(const Principal& principal, const std::string& owner);
-
-// The SHA-256 of `data` as 64 lowercase hex digits.
-std::string Sha256Hex(absl::string_view data);
 
 class TokenAuthenticator {
  public:

@@ -1,17 +1,13 @@
 #include "services/job_spec_validation.h"
 
-#include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <system_error>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "config/config_proto.h"
+#include "config/fields.h"
 
 namespace pgan::services {
 namespace {
@@ -34,18 +30,6 @@ absl::Status InRange(const std::string& field, T value, T low, T high) {
   return absl::OkStatus();
 }
 
-// Finite and in (low, high] (low excluded: lengths and rates are positive).
-absl::Status PositiveUpTo(const std::string& field, double value, double high) {
-  if (!std::isfinite(value) || value <= 0 || value > high) {
-    return FieldError(
-        field, absl::StrCat("expected a number above 0 and at most ", high,
-                            ", got ", value));
-  }
-  return absl::OkStatus();
-}
-
-bool IsPowerOfTwo(int v) { return v > 0 && (v & (v - 1)) == 0; }
-
 absl::Status ValidateName(const std::string& name) {
   if (name.size() > kMaxNameLength) {
     return FieldError("name", absl::StrCat("at most ", kMaxNameLength,
@@ -60,143 +44,29 @@ absl::Status ValidateName(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateModel(const pgan::v1::ModelConfig& m) {
-  if (m.cfg() != "fastgan" && m.cfg() != "fastgan_lite") {
-    return FieldError(
-        "training.model.cfg",
-        absl::StrCat("expected \"fastgan\" or \"fastgan_lite\", got \"",
-                     m.cfg().substr(0, 64), "\""));
-  }
-  if (!IsPowerOfTwo(m.resolution()) || m.resolution() < 32 ||
-      m.resolution() > 1024) {
-    return FieldError(
-        "training.model.resolution",
-        absl::StrCat("expected a power of two from 32 to 1024, got ",
-                     m.resolution()));
-  }
-  // Zero means the reference's default for every other field.
-  if (m.z_dim() != 0)
-    RETURN_IF_ERROR(InRange("training.model.z_dim", m.z_dim(), 1, 4096));
-  if (m.ngf() != 0)
-    RETURN_IF_ERROR(InRange("training.model.ngf", m.ngf(), 8, 1024));
-  if (m.img_channels() != 0 && m.img_channels() != 3) {
-    return FieldError("training.model.img_channels",
-                      absl::StrCat("expected 3 (RGB), got ", m.img_channels()));
-  }
-  RETURN_IF_ERROR(InRange("training.model.c_dim", m.c_dim(), 0, 1000));
-  if (!m.feature_network().empty() &&
-      m.feature_network() != "tf_efficientnet_lite0" &&
-      m.feature_network() != "tf_efficientnet_lite1") {
-    return FieldError(
-        "training.model.feature_network",
-        "expected \"tf_efficientnet_lite0\" or \"tf_efficientnet_lite1\"");
-  }
-  if (m.cout() != 0)
-    RETURN_IF_ERROR(InRange("training.model.cout", m.cout(), 1, 1024));
-  RETURN_IF_ERROR(InRange("training.model.proj_type", m.proj_type(), 0, 2));
-  if (m.num_discs() != 0) {
-    RETURN_IF_ERROR(InRange("training.model.num_discs", m.num_discs(), 1, 4));
-  }
-  return absl::OkStatus();
-}
-
-// The trainer's metric names ("fid50k_full", "fd64_full"), checked here so
-// that a typo fails at submission rather than on a worker.
-absl::Status ValidateMetrics(const pgan::v1::TrainingOptions& t) {
-  if (t.metrics_size() > 8) return FieldError("training.metrics", "at most 8");
-  for (int i = 0; i < t.metrics_size(); ++i) {
-    absl::string_view m = t.metrics(i);
-    const std::string field = absl::StrCat("training.metrics[", i, "]");
-    const bool kind = absl::ConsumePrefix(&m, "fid") ||
-                      absl::ConsumePrefix(&m, "kid") ||
-                      absl::ConsumePrefix(&m, "fd");
-    const bool full = absl::ConsumeSuffix(&m, "_full");
-    absl::ConsumeSuffix(&m, "k");
-    int64_t n = 0;
-    if (!kind || !full || m.empty() || m.size() > 7 ||
-        !std::all_of(m.begin(), m.end(), absl::ascii_isdigit) ||
-        !absl::SimpleAtoi(m, &n) || n < 1) {
-      return FieldError(field, absl::StrCat("\"", t.metrics(i).substr(0, 40),
-                                            "\": expected fid<N>k_full, "
-                                            "kid<N>k_full or fd<N>k_full "
-                                            "(e.g. fid50k_full, fd64_full)"));
-    }
-    if (absl::StartsWith(t.metrics(i), "kid") && t.inception().empty()) {
-      return FieldError(field, "KID needs training.inception");
-    }
-  }
-  if (t.metrics_async() && t.metrics_size() == 0) {
-    return FieldError("training.metrics_async", "needs training.metrics");
-  }
-  if (t.stop_early() && t.metrics_size() == 0) {
-    return FieldError("training.stop_early", "needs training.metrics");
-  }
-  if (t.has_patience()) {
-    RETURN_IF_ERROR(InRange("training.patience", t.patience(), 0, 1000000));
-  }
-  if (t.has_collapse_ratio() &&
-      !(t.collapse_ratio() == 0 || t.collapse_ratio() > 1)) {
-    return FieldError("training.collapse_ratio", "must be 0 (off) or > 1");
-  }
-  return absl::OkStatus();
-}
-
+// The training options are the trainer's: converted and validated by the
+// option table (config/), so a job that passes here passes on the workers,
+// and fails with the same message. What is the service's own: the paths
+// must lie under the coordinator's roots.
 absl::Status ValidateTraining(const pgan::v1::TrainingOptions& t, int workers,
                               const PathRoots& roots) {
-  if (!t.has_model())
-    return FieldError("training.model", "required (cfg and resolution)");
-  RETURN_IF_ERROR(ValidateModel(t.model()));
-  if (t.data().empty())
-    return FieldError("training.data", "a dataset is required");
-  RETURN_IF_ERROR(ConfinePath("training.data", t.data(), roots.data).status());
-  if (!t.feature_weights().empty()) {
+  ASSIGN_OR_RETURN(const config::TrainingConfig training, config::FromProto(t));
+  RETURN_IF_ERROR(training.Validate(workers, config::Surface::kJobSpec));
+  for (const config::Field& f : config::Fields()) {
+    if (f.path_kind == config::PathKind::kNone || !f.in_job_spec()) continue;
+    const std::string path = f.value->Text(training);
+    if (path.empty()) continue;
+    std::vector<std::string> allowed = roots.data;
+    if (f.path_kind == config::PathKind::kCache) {
+      allowed.insert(allowed.end(), roots.output.begin(), roots.output.end());
+    } else if (f.path_kind == config::PathKind::kOutput) {
+      allowed = roots.output;
+    }
     RETURN_IF_ERROR(
-        ConfinePath("training.feature_weights", t.feature_weights(), roots.data)
+        ConfinePath(f.NameOn(config::Surface::kJobSpec), path, allowed)
             .status());
   }
-  if (!t.inception().empty()) {
-    RETURN_IF_ERROR(
-        ConfinePath("training.inception", t.inception(), roots.data).status());
-  }
-  RETURN_IF_ERROR(ValidateMetrics(t));
-  RETURN_IF_ERROR(InRange("training.batch", t.batch(), 1, 65536));
-  if (t.batch() % workers != 0) {
-    return FieldError(
-        "training.batch",
-        absl::StrCat(t.batch(), " is not divisible by resources.workers (",
-                     workers, ")"));
-  }
-  const int per_worker = t.batch() / workers;
-  RETURN_IF_ERROR(InRange("training.batch_gpu", t.batch_gpu(), 0, per_worker));
-  if (t.batch_gpu() > 0 && per_worker % t.batch_gpu() != 0) {
-    return FieldError("training.batch_gpu",
-                      absl::StrCat("the batch per worker (", per_worker,
-                                   ") is not divisible by ", t.batch_gpu()));
-  }
-  RETURN_IF_ERROR(PositiveUpTo("training.kimg", t.kimg(), 1e6));
-  if (t.has_tick())
-    RETURN_IF_ERROR(PositiveUpTo("training.tick", t.tick(), 1e6));
-  if (t.has_snap())
-    RETURN_IF_ERROR(InRange("training.snap", t.snap(), 1, 1000000));
-  if (!std::isfinite(t.keep_every_kimg()) || t.keep_every_kimg() < 0) {
-    return FieldError("training.keep_every_kimg", "expected a number >= 0");
-  }
-  if (t.seed() > 0xffffffffull) {
-    return FieldError("training.seed",
-                      "must be below 2^32 (NumPy's RandomState range)");
-  }
-  if (t.has_glr()) RETURN_IF_ERROR(PositiveUpTo("training.glr", t.glr(), 1.0));
-  if (t.has_dlr()) RETURN_IF_ERROR(PositiveUpTo("training.dlr", t.dlr(), 1.0));
-  if (t.has_ema_kimg() && !std::isfinite(t.ema_kimg())) {
-    return FieldError("training.ema_kimg", "expected a finite number");
-  }
-  if (t.has_ema_rampup() &&
-      (!std::isfinite(t.ema_rampup()) || t.ema_rampup() < 0)) {
-    return FieldError("training.ema_rampup", "expected a number >= 0");
-  }
-  RETURN_IF_ERROR(InRange("training.grid_width", t.grid_width(), 0, 64));
-  RETURN_IF_ERROR(InRange("training.grid_height", t.grid_height(), 0, 64));
-  return InRange("training.threads", t.threads(), 0, 1024);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -249,7 +119,6 @@ absl::Status ValidateJobSpec(const pgan::v1::JobSpec& spec,
       InRange("resources.gpus_per_worker", r.gpus_per_worker(), 0, 1));
   RETURN_IF_ERROR(InRange("resources.cpu_slots_per_worker",
                           r.cpu_slots_per_worker(), 0, 1024));
-  if (!spec.has_training()) return FieldError("training", "required");
   RETURN_IF_ERROR(ValidateTraining(spec.training(), r.workers(), roots));
   RETURN_IF_ERROR(InRange("priority", spec.priority(), 0, 100));
   if (spec.has_max_restarts()) {

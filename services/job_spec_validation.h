@@ -1,9 +1,10 @@
 // Validation of a submitted JobSpec (proto/pgan/v1/job.proto) before the
-// coordinator accepts it: every field against its documented rule, and
-// every path confined to the configured roots. The first violation comes
-// back as INVALID_ARGUMENT naming the field by its proto path and the rule,
-// e.g. "training.batch: 30 is not divisible by resources.workers (4)".
-// Pure functions (no LibTorch: the coordinator does not link it).
+// coordinator accepts it: the training options by the trainer's own option
+// table (config/, torch-free), the service's fields (name, resources,
+// priority, restarts) by their rules, and every path confined to the
+// configured roots. The first violation comes back as INVALID_ARGUMENT
+// naming the field by its proto path, e.g. "training.batch: 30 is not
+// divisible by the number of processes (4)". Pure functions.
 #ifndef PGAN_SERVICES_JOB_SPEC_VALIDATION_H_
 #define PGAN_SERVICES_JOB_SPEC_VALIDATION_H_
 

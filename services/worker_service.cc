@@ -2,11 +2,14 @@
 
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "proto/rpc.h"
 #include "services/job_service.h"
 #include "services/metrics.h"
 
 namespace pgan::services {
 namespace {
+
+using rpc::ToGrpc;
 
 // The job a worker request is about (none for a registration).
 template <typename Request>

@@ -164,12 +164,10 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
     ASSIGN_OR_RETURN(inception,
                      trainer::LoadInceptionExtractor(o.inception, device));
   }
-  std::string name = nets.config.feature_network;
-  if (name.rfind("tf_", 0) == 0) name = name.substr(3);
   ASSIGN_OR_RETURN(
       std::vector<trainer::MetricSpec> specs,
-      trainer::ResolveMetrics({absl::StrCat("fid", o.num, "_full")},
-                              inception != nullptr, name));
+      config::ResolveMetrics({absl::StrCat("fid", o.num, "_full")},
+                             inception != nullptr, nets.config.feature_network));
   if (inception == nullptr) {
     ASSIGN_OR_RETURN(feature_network, trainer::MakeFeatureNetworkExtractor(
                                           *nets.D->feature_network->pretrained,
@@ -184,6 +182,7 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
   trainer::MetricsOptions options;
   options.batch = o.batch;
   options.cache_dir = o.metrics_cache;
+  options.fallback_cache_dir = o.fallback_stats_cache;
   options.log = o.json ? &std::cerr : &out;
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::MetricsEvaluator> evaluator,
                    trainer::MetricsEvaluator::Create(

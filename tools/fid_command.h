@@ -30,6 +30,8 @@ struct FidOptions {
   // (a network file carries its own).
   std::string feature_weights;
   std::string metrics_cache;  // Empty: beside the dataset.
+  // Where read-only datasets' statistics go (from the environment, in main).
+  std::string fallback_stats_cache;
   int batch = 32;
   bool json = false;
   std::string device = "auto";

@@ -32,7 +32,7 @@ using trainer::CatchTorch;
 using trainer::Networks;
 
 // One-hot labels for a conditional network, or an undefined tensor.
-absl::StatusOr<torch::Tensor> ClassLabels(const trainer::ModelConfig& config,
+absl::StatusOr<torch::Tensor> ClassLabels(const config::ModelConfig& config,
                                           int class_index, int64_t count,
                                           const torch::Device& device) {
   if (!config.conditional()) {
@@ -130,7 +130,7 @@ absl::Status RunGenerate(const GenerateOptions& options, std::ostream& out) {
   ASSIGN_OR_RETURN(c10::Device device, trainer::ResolveDevice(options.device));
   ASSIGN_OR_RETURN(Networks nets,
                    trainer::LoadNetworkFile(options.network, trainer::kPartGEma));
-  const trainer::ModelConfig& config = nets.config;
+  const config::ModelConfig& config = nets.config;
 
   // Latents and output names.
   std::vector<float> z;
@@ -215,7 +215,7 @@ absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
   ASSIGN_OR_RETURN(c10::Device device, trainer::ResolveDevice(options.device));
   ASSIGN_OR_RETURN(Networks nets,
                    trainer::LoadNetworkFile(options.network, trainer::kPartD));
-  const trainer::ModelConfig& config = nets.config;
+  const config::ModelConfig& config = nets.config;
   const int res = config.resolution;
   ASSIGN_OR_RETURN(torch::Tensor labels,
                    ClassLabels(config, options.class_index,

@@ -11,12 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "trainer/model_config.h"
+#include "config/model_config.h"
 
 namespace pgan::tools {
 
 struct SummaryOptions {
-  trainer::ModelConfig model;
+  config::ModelConfig model;
   // timm model.safetensors for the feature network; empty = random.
   std::string feature_weights;
   bool json = false;

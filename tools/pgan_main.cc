@@ -10,7 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+#include "config/fields.h"
+#include "tools/config_flags.h"
 #include "tools/dataset_command.h"
 #include "tools/fid_command.h"
 #include "tools/model_commands.h"
@@ -19,35 +21,22 @@
 #include "tools/service_commands.h"
 #endif
 #include "tools/train_commands.h"
+#include "trainer/spectral_norm.h"
+#include "trainer/stats_cache.h"
 
 namespace {
 
-// `with_classes`: --cond N sets the class count (summary, bench); training
-// takes it from the dataset and has a boolean --cond instead.
-void AddModelFlags(CLI::App* cmd, pgan::trainer::ModelConfig* model,
-                   bool with_classes = true) {
-  cmd->add_option("--cfg", model->cfg, "fastgan or fastgan_lite")
-      ->capture_default_str();
-  cmd->add_option("--res", model->resolution,
-                  "Image resolution: 32, 64, 128, 256, 512 or 1024")
-      ->capture_default_str();
-  cmd->add_option("--ngf", model->ngf, "Generator width")->capture_default_str();
-  cmd->add_option("--z-dim", model->z_dim, "Latent size")->capture_default_str();
-  if (with_classes) {
-    cmd->add_option("--cond", model->c_dim,
-                    "Number of classes for a conditional model (0: unconditional)")
-        ->capture_default_str();
-  }
-  cmd->add_option("--feature-network", model->feature_network,
-                  "tf_efficientnet_lite0 or tf_efficientnet_lite1")
-      ->capture_default_str();
-  cmd->add_option("--cout", model->cout, "Projector channels")
-      ->capture_default_str();
-  cmd->add_option("--proj-type", model->proj_type,
-                  "0: raw features, 1: CCM, 2: CCM + CSM")
-      ->capture_default_str();
-  cmd->add_option("--num-discs", model->num_discs, "Discriminators (1-4)")
-      ->capture_default_str();
+bool IsModelField(const pgan::config::Field& f) {
+  return f.group == pgan::config::Group::kModel;
+}
+
+// `--cond N`: the class count of a model without a dataset (summary,
+// bench); training takes it from the dataset's labels.
+void AddClassesFlag(CLI::App* cmd, pgan::config::ModelConfig* model) {
+  cmd->add_option("--cond", model->c_dim,
+                  "Number of classes for a conditional model (0: unconditional)")
+      ->capture_default_str()
+      ->group(pgan::config::GroupTitle(pgan::config::Group::kModel));
 }
 
 // Set by SIGINT/SIGTERM/SIGUSR1: training stops at the next iteration with a
@@ -59,44 +48,39 @@ void HandleStop(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
-void AddTrainingFlags(CLI::App* cmd, pgan::trainer::TrainingConfig* c) {
-  cmd->add_option("--batch", c->batch, "Total batch size")->capture_default_str();
-  cmd->add_option("--batch-gpu", c->batch_gpu,
-                  "Samples per forward pass (0: the whole batch); the rest is "
-                  "gradient accumulation")
-      ->capture_default_str();
-  cmd->add_option("--glr", c->glr, "G learning rate")->capture_default_str();
-  cmd->add_option("--dlr", c->dlr, "D learning rate")->capture_default_str();
-  cmd->add_option("--d-lazy-quirk", c->d_lazy_quirk,
-                  "D optimiser with lr*16/17 and beta2^(16/17) as the reference")
-      ->capture_default_str();
-  cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--threads", c->threads,
-                  "LibTorch CPU threads (0: LibTorch's default)")
-      ->capture_default_str();
-  cmd->add_option("--device", c->device, "auto, cpu, cuda[:N]")->capture_default_str();
-  cmd->add_option("--feature-weights", c->feature_weights,
-                  "timm model.safetensors of the feature network");
+// Open MPI and MPICH/Hydra set these for each rank; PMIx launchers set
+// PMIX_RANK.
+int EnvInt(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  int n = 0;
+  return value != nullptr && absl::SimpleAtoi(value, &n) ? n : fallback;
 }
 
-// Multi-process jobs (under mpirun); one process ignores them.
-void AddCommFlags(CLI::App* cmd, pgan::tools::CommOptions* c) {
-  cmd->add_option("--backend", c->backend,
-                  "Under mpirun: auto (NCCL on GPUs, else MPI), mpi or nccl")
-      ->capture_default_str();
-  cmd->add_option("--comm-timeout", c->timeout_s,
-                  "Seconds a rank waits for the others at a collective before "
-                  "the job is aborted")
-      ->capture_default_str();
-  cmd->add_option("--bucket-mb", c->bucket_mb,
-                  "Largest fused gradient buffer of one all-reduce, MiB")
-      ->capture_default_str();
+#if PGAN_HAVE_SERVICE_COMMANDS
+// What the flags leave empty, from the environment.
+void FillFromEnvironment(pgan::tools::ServiceOptions* service) {
+  const auto fill = [](std::string* value, const char* name) {
+    const char* env = std::getenv(name);
+    if (value->empty() && env != nullptr) *value = env;
+  };
+  fill(&service->address, "PGAN_COORDINATOR");
+  fill(&service->token, "PGAN_TOKEN");
+  fill(&service->tls_ca, "PGAN_TLS_CA");
+  fill(&service->tls_cert, "PGAN_TLS_CERT");
+  fill(&service->tls_key, "PGAN_TLS_KEY");
 }
+#endif
 
-// Open MPI, MPICH/Hydra and PMIx launchers set one of these.
-bool UnderMpiLauncher() {
-  return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
-         std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
+pgan::tools::Launcher ThisLauncher() {
+  pgan::tools::Launcher launcher;
+  launcher.under_mpi = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                       std::getenv("PMI_SIZE") != nullptr ||
+                       std::getenv("PMIX_RANK") != nullptr;
+  launcher.world_size =
+      EnvInt("OMPI_COMM_WORLD_SIZE", EnvInt("PMI_SIZE", 1));
+  launcher.rank = EnvInt("OMPI_COMM_WORLD_RANK",
+                         EnvInt("PMI_RANK", EnvInt("PMIX_RANK", 0)));
+  return launcher;
 }
 
 // 2 for input the user can fix (a file, a flag), 1 for everything else.
@@ -123,9 +107,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   pgan::tools::SummaryOptions summary;
+  pgan::config::TrainingConfig summary_config;  // Its model is the summary's.
   CLI::App* summary_cmd = app.add_subcommand(
       "summary", "Print the parameter table of a model configuration");
-  AddModelFlags(summary_cmd, &summary.model);
+  pgan::tools::AddConfigFlags(summary_cmd, &summary_config, IsModelField);
+  AddClassesFlag(summary_cmd, &summary_config.model);
   summary_cmd->add_option("--feature-weights", summary.feature_weights,
                           "timm model.safetensors for the feature network");
   summary_cmd->add_flag("--json", summary.json, "Print the totals as JSON");
@@ -171,67 +157,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   pgan::tools::TrainOptions train;
-  std::string grid;
-  CLI::App* train_cmd = app.add_subcommand("train", "Train a Projected GAN");
-  AddModelFlags(train_cmd, &train.config.model, /*with_classes=*/false);
-  AddTrainingFlags(train_cmd, &train.config);
-  train_cmd->add_option("--data", train.config.data, "Dataset zip or folder");
-  train_cmd->add_option("--outdir", train.config.outdir,
-                        "Where run directories are created")
-      ->required();
+  CLI::App* train_cmd = app.add_subcommand(
+      "train",
+      "Train a Projected GAN. Every option is also a job-file key (the "
+      "flag's name with underscores) and, but for outdir, device, backend "
+      "and comm_timeout, a job spec's training.<field>; config/README.md "
+      "lists them");
+  pgan::tools::AddConfigFlags(train_cmd, &train.config);
+  pgan::tools::AddGridFlag(train_cmd, &train.config);
   train_cmd->add_option("--resume", train.resume,
                         "latest, auto (latest if any, else a fresh run), a run "
                         "directory or a snapshot file");
-  train_cmd->add_option("--kimg", train.config.kimg, "Training length in kimg")
-      ->capture_default_str();
-  train_cmd->add_option("--tick", train.config.tick, "kimg between progress lines")
-      ->capture_default_str();
-  train_cmd->add_option("--snap", train.config.snap, "Ticks between snapshots")
-      ->capture_default_str();
-  train_cmd->add_option("--keep-every-kimg", train.config.keep_every_kimg,
-                        "Also keep one snapshot per this many kimg (0: latest only)")
-      ->capture_default_str();
-  train_cmd->add_option("--mirror", train.config.mirror, "Add x-flipped images")
-      ->capture_default_str();
-  train_cmd->add_option("--cond", train.config.cond,
-                        "Train a conditional model on the dataset's labels")
-      ->capture_default_str();
-  train_cmd->add_option("--ema-kimg", train.config.ema_kimg,
-                        "G_ema half-life in kimg (negative: batch * 10 / 32)")
-      ->capture_default_str();
-  train_cmd->add_option("--grid", grid, "Sample grid, WxH images (default: the reference's)");
-  train_cmd->add_option("--workers", train.config.workers, "Image decoding threads")
-      ->capture_default_str();
-  std::string metrics = "none";
-  train_cmd
-      ->add_option("--metrics", metrics,
-                   "Quality metrics at every snapshot, comma-separated: "
-                   "fid50k_full, kid50k_full, fd2k_full (feature network FD), "
-                   "fd64_full... or none")
-      ->capture_default_str();
-  train_cmd->add_option("--inception", train.config.inception,
-                        "pytorch-fid's Inception-v3 weights (.pth or "
-                        ".safetensors) for FID/KID; without them an FID is "
-                        "computed as the feature network's FD, named so");
-  train_cmd->add_option("--metrics-cache", train.config.metrics_cache,
-                        "Dataset statistics cache folder (default: .pgan-stats "
-                        "beside the dataset)");
-  train_cmd->add_option("--metrics-async", train.config.metrics_async,
-                        "Evaluate while training goes on")
-      ->capture_default_str();
-  train_cmd->add_option("--patience", train.config.patience,
-                        "Report a plateau after this many evaluations "
-                        "without a new best (0: off)")
-      ->capture_default_str();
-  train_cmd->add_option("--collapse-ratio", train.config.collapse_ratio,
-                        "Report a collapse when the metric exceeds its best "
-                        "by this factor (0: off)")
-      ->capture_default_str();
-  train_cmd->add_option("--stop-early", train.config.stop_early,
-                        "Stop at a plateau or collapse (the best snapshot is "
-                        "kept)")
-      ->capture_default_str();
-  AddCommFlags(train_cmd, &train.comm);
+  train_cmd->add_flag("-n,--dry-run", train.dry_run,
+                      "Print the run's validated training options and exit");
 
   pgan::tools::FidOptions fid;
   CLI::App* fid_cmd = app.add_subcommand(
@@ -270,8 +208,15 @@ int main(int argc, char** argv) {
   bench.config.batch = 8;
   CLI::App* bench_cmd = app.add_subcommand(
       "bench", "Time full training iterations on random data");
-  AddModelFlags(bench_cmd, &bench.config.model);
-  AddTrainingFlags(bench_cmd, &bench.config);
+  // What an iteration's cost depends on; no dataset, nothing written.
+  pgan::tools::AddConfigFlags(
+      bench_cmd, &bench.config, [](const pgan::config::Field& f) {
+        return IsModelField(f) || f.group == pgan::config::Group::kExecution ||
+               f.key == "batch" || f.key == "batch_gpu" || f.key == "glr" ||
+               f.key == "dlr" || f.key == "d_lazy_quirk" || f.key == "seed" ||
+               f.key == "feature_weights";
+      });
+  AddClassesFlag(bench_cmd, &bench.config.model);
   bench_cmd->add_option("--iters", bench.iterations, "Timed iterations")
       ->capture_default_str();
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed iterations first")
@@ -282,7 +227,6 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--comm-iters", bench.comm_iterations,
                         "Timed gradient syncs for --comm")
       ->capture_default_str();
-  AddCommFlags(bench_cmd, &bench.comm);
 
   pgan::tools::DatasetOptions dataset;
   CLI::App* dataset_cmd = app.add_subcommand(
@@ -378,9 +322,20 @@ int main(int argc, char** argv) {
 #endif
 
   CLI11_PARSE(app, argc, argv);
+  // The environment is read here only, and handed to the commands.
+  if (std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr) {
+    pgan::trainer::FreezeSpectralNormForTesting(true);
+  }
+  train.fallback_stats_cache = fid.fallback_stats_cache =
+      pgan::trainer::StatisticsCache::InUserCache(std::getenv("XDG_CACHE_HOME"),
+                                                  std::getenv("HOME"));
+#if PGAN_HAVE_SERVICE_COMMANDS
+  FillFromEnvironment(&service);
+#endif
 
   absl::Status status;
   if (summary_cmd->parsed()) {
+    summary.model = summary_config.model;
     status = pgan::tools::RunSummary(summary, std::cout);
   } else if (generate_cmd->parsed()) {
     if (!seeds.empty()) {
@@ -395,26 +350,17 @@ int main(int argc, char** argv) {
   } else if (score_cmd->parsed()) {
     status = pgan::tools::RunScore(score, std::cout);
   } else if (train_cmd->parsed()) {
-    if (!grid.empty() &&
-        std::sscanf(grid.c_str(), "%dx%d", &train.config.grid_width,
-                    &train.config.grid_height) != 2) {
-      std::cerr << "pgan train: --grid: expected WxH, got \"" << grid << "\"\n";
-      return 2;
-    }
-    if (metrics != "none") {
-      train.config.metrics = absl::StrSplit(metrics, ',', absl::SkipEmpty());
-    }
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
     std::signal(SIGUSR1, HandleStop);  // What mpirun forwards to the ranks.
-    status = pgan::tools::RunTrainCommand(train, UnderMpiLauncher(), &g_stop,
-                                          std::cout);
+    status =
+        pgan::tools::RunTrainCommand(train, ThisLauncher(), &g_stop, std::cout);
   } else if (fid_cmd->parsed()) {
     status = pgan::tools::RunFid(fid, std::cout);
   } else if (export_cmd->parsed()) {
     status = pgan::tools::RunExport(export_options, std::cout);
   } else if (bench_cmd->parsed()) {
-    status = pgan::tools::RunBenchCommand(bench, UnderMpiLauncher(), std::cout);
+    status = pgan::tools::RunBenchCommand(bench, ThisLauncher(), std::cout);
   } else if (dataset_cmd->parsed()) {
     status = pgan::tools::RunDataset(dataset, std::cout);
   } else if (plot_cmd->parsed()) {

@@ -119,32 +119,31 @@ absl::Status GetNumber(const json& record, const char* key, bool required,
   return absl::OkStatus();
 }
 
-absl::Status ReadTicks(const std::string& path, std::vector<TickPoint>* ticks) {
-  std::map<int64_t, TickPoint> by_tick;
+// What a tick must have to be drawn (the record's own names).
+constexpr const char* kRequiredTickFields[] = {"tick",   "kimg",      "loss_g",
+                                               "loss_d", "sign_fake", "sign_real"};
+
+absl::Status ReadTicks(const std::string& path,
+                       std::vector<config::TickReport>* ticks) {
+  std::map<int64_t, config::TickReport> by_tick;
   RETURN_IF_ERROR(ForEachRecord(
       path, [&](const json& r, const std::string& where) -> absl::Status {
-        TickPoint p;
-        double tick = kNaN;
-        RETURN_IF_ERROR(GetNumber(r, "tick", true, where, &tick));
-        if (!std::isfinite(tick) || tick < 0 || tick != std::floor(tick)) {
+        for (const char* key : kRequiredTickFields) {
+          if (!r.contains(key)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, ": no \"", key, "\""));
+          }
+        }
+        ASSIGN_OR_RETURN(config::TickReport t,
+                         config::TickReport::FromJson(r, where));
+        if (t.tick < 0) {
           return absl::InvalidArgumentError(
               absl::StrCat(where, ": \"tick\" is not a tick number"));
         }
-        p.tick = static_cast<int64_t>(tick);
-        p.kimg = kNaN;
-        RETURN_IF_ERROR(GetNumber(r, "kimg", true, where, &p.kimg));
-        RETURN_IF_ERROR(GetNumber(r, "loss_g", true, where, &p.loss_g));
-        RETURN_IF_ERROR(GetNumber(r, "loss_d", true, where, &p.loss_d));
-        RETURN_IF_ERROR(GetNumber(r, "signs_fake", true, where, &p.signs_fake));
-        RETURN_IF_ERROR(GetNumber(r, "signs_real", true, where, &p.signs_real));
-        RETURN_IF_ERROR(
-            GetNumber(r, "sec_per_kimg", false, where, &p.sec_per_kimg));
-        RETURN_IF_ERROR(GetNumber(r, "total_sec", false, where, &p.total_sec));
-        RETURN_IF_ERROR(GetNumber(r, "timestamp", false, where, &p.timestamp));
-        by_tick[p.tick] = p;  // A resumed run's repeat replaces the first.
+        by_tick[t.tick] = std::move(t);  // A resumed run's repeat replaces.
         return absl::OkStatus();
       }));
-  for (auto& [tick, point] : by_tick) ticks->push_back(point);
+  for (auto& [tick, report] : by_tick) ticks->push_back(std::move(report));
   return absl::OkStatus();
 }
 
@@ -297,12 +296,12 @@ plot::Chart RunCurvesChart(const RunCurves& curves, int width, int height) {
     signs.y_max = 1;
     plot::Series fake{"fake", kSignsFakeColor, {}, {}};
     plot::Series real{"real", kSignsRealColor, {}, {}};
-    for (const TickPoint& t : curves.ticks) {
+    for (const config::TickReport& t : curves.ticks) {
       for (plot::Series* s : {&g, &d, &fake, &real}) s->x.push_back(t.kimg);
       g.y.push_back(t.loss_g);
       d.y.push_back(t.loss_d);
-      fake.y.push_back(t.signs_fake);
-      real.y.push_back(t.signs_real);
+      fake.y.push_back(t.sign_fake);
+      real.y.push_back(t.sign_real);
     }
     loss.series = {std::move(g), std::move(d)};
     signs.series = {std::move(fake), std::move(real)};

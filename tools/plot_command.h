@@ -15,23 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/line_plot.h"
+#include "config/tick_report.h"
 
 namespace pgan::tools {
-
-// One progress tick (a stats.jsonl record). Values the record lacks, or
-// holds as null (how non-finite numbers are written), are NaN.
-struct TickPoint {
-  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-  int64_t tick = 0;
-  double kimg = 0;
-  double loss_g = kNaN;
-  double loss_d = kNaN;
-  double signs_fake = kNaN;  // Mean sign of D's logits on fakes, -1 to 1.
-  double signs_real = kNaN;
-  double sec_per_kimg = kNaN;
-  double total_sec = kNaN;
-  double timestamp = kNaN;  // Unix seconds.
-};
 
 // One evaluation of a quality metric (a metric-<name>.jsonl record).
 struct MetricPoint {
@@ -50,7 +36,8 @@ struct MetricCurve {
 
 struct RunCurves {
   std::string name;  // The chart's title: a run directory's name, a job id.
-  std::vector<TickPoint> ticks;      // Increasing tick number, one per tick.
+  // stats.jsonl's records: increasing tick number, one per tick.
+  std::vector<config::TickReport> ticks;
   std::vector<MetricCurve> metrics;  // By name.
 };
 
@@ -61,8 +48,8 @@ struct RunCurves {
 // record being written). Errors: RUN_DIR missing (NOT_FOUND); a line that is
 // not JSON or lacks a needed field (INVALID_ARGUMENT naming file and line);
 // no ticks and no metrics at all (FAILED_PRECONDITION).
-//   stats.jsonl needs "tick", "kimg", "loss_g", "loss_d", "signs_fake",
-//   "signs_real"; metric files need "results" holding the metric's value
+//   stats.jsonl (config::TickReport) needs "tick", "kimg", "loss_g",
+//   "loss_d", "sign_fake", "sign_real" (null reads as NaN); metric files need "results" holding the metric's value
 //   (under "metric", else the file's <name>) and "kimg" (or a
 //   "snapshot_pkl" named network-snapshot-<kimg>.*, as the reference's).
 absl::StatusOr<RunCurves> ReadRunCurves(const std::string& run_dir);

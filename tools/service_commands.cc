@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "config/config_proto.h"
 #include "pgan/v1/job.grpc.pb.h"
 #include "proto/rpc.h"
 
@@ -58,30 +58,18 @@ struct Connection {
 
 absl::StatusOr<Connection> Connect(const ServiceOptions& options) {
   Connection c;
-  c.address = options.address;
-  if (c.address.empty()) {
-    const char* env = std::getenv("PGAN_COORDINATOR");
-    c.address = env != nullptr && *env != '\0' ? env : kDefaultAddress;
-  }
+  c.address = options.address.empty() ? kDefaultAddress : options.address;
   c.token = options.token;
-  if (c.token.empty()) {
-    const char* env = std::getenv("PGAN_TOKEN");
-    if (env != nullptr) c.token = env;
-  }
   if (c.token.empty()) {
     return absl::InvalidArgumentError(
         "no token: pass --token or set PGAN_TOKEN (the coordinator's admin has "
         "it)");
   }
-  const auto env_or = [](const std::string& flag, const char* name) {
-    const char* env = std::getenv(name);
-    return !flag.empty() || env == nullptr ? flag : std::string(env);
-  };
   rpc::ChannelOptions channel;
   channel.address = c.address;
-  channel.tls_ca = env_or(options.tls_ca, "PGAN_TLS_CA");
-  channel.tls_cert = env_or(options.tls_cert, "PGAN_TLS_CERT");
-  channel.tls_key = env_or(options.tls_key, "PGAN_TLS_KEY");
+  channel.tls_ca = options.tls_ca;
+  channel.tls_cert = options.tls_cert;
+  channel.tls_key = options.tls_key;
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> made,
                    rpc::MakeChannel(channel));
   c.stub = pgan::v1::JobService::NewStub(made);
@@ -425,15 +413,7 @@ absl::Status RunPlotJob(const ServiceOptions& service,
   curves.name = id;
   std::map<std::string, std::map<double, MetricPoint>> metrics;
   for (const pgan::v1::TickRecord& t : response.ticks()) {
-    TickPoint p;
-    p.tick = t.tick();
-    p.kimg = t.kimg();
-    p.loss_g = t.loss_g();
-    p.loss_d = t.loss_d();
-    p.signs_fake = t.sign_fake();
-    p.signs_real = t.sign_real();
-    p.sec_per_kimg = t.sec_per_kimg();
-    p.timestamp = static_cast<double>(t.time().seconds());
+    const config::TickReport p = config::FromProto(t);
     curves.ticks.push_back(p);
     for (const pgan::v1::MetricValue& m : t.metrics()) {
       MetricPoint point;

@@ -14,13 +14,13 @@
 
 namespace pgan::tools {
 
+// main fills what the flags leave empty from $PGAN_COORDINATOR,
+// $PGAN_TOKEN, $PGAN_TLS_CA, $PGAN_TLS_CERT and $PGAN_TLS_KEY.
 struct ServiceOptions {
-  std::string
-      address;  // host:port; empty: $PGAN_COORDINATOR, then 127.0.0.1:7470.
-  std::string token;  // Empty: $PGAN_TOKEN.
-  // TLS: the CA of the coordinator's certificate (empty: $PGAN_TLS_CA, then
-  // plain text), and a client certificate and key if it wants one
-  // ($PGAN_TLS_CERT, $PGAN_TLS_KEY).
+  std::string address;  // host:port; empty: 127.0.0.1:7470.
+  std::string token;    // Required.
+  // TLS: the CA of the coordinator's certificate (empty: plain text), and a
+  // client certificate and key if it wants one.
   std::string tls_ca, tls_cert, tls_key;
 };
 

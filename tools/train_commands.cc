@@ -78,12 +78,12 @@ std::vector<int64_t> Sizes(const std::vector<torch::Tensor>& params) {
 absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
                                      trainer::ProcessGroup& process_group,
                                      std::ostream& out) {
-  const trainer::TrainingConfig& config = options.config;
+  const config::TrainingConfig& config = options.config;
   const int world = process_group.world_size();
   if (options.iterations < 1 || options.warmup < 0) {
     return absl::InvalidArgumentError("--iters must be >= 1 and --warmup >= 0");
   }
-  trainer::TrainingConfig checked = config;  // Random images, nothing written.
+  config::TrainingConfig checked = config;  // Random images, nothing written.
   checked.data = checked.outdir = "-";
   RETURN_IF_ERROR(checked.Validate(world));
   trainer::SetIntraOpThreads(config.threads);

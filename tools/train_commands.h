@@ -12,32 +12,35 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/training_config.h"
 #include "trainer/process_group.h"
-#include "trainer/training_config.h"
 
 namespace pgan::tools {
 
-// How the processes of a job talk (full builds; ignored by one process).
-struct CommOptions {
-  // auto (NCCL on GPUs where built, else MPI), mpi or nccl.
-  std::string backend = "auto";
-  // Seconds a rank waits at a collective before the job is aborted.
-  double timeout_s = 60;
-  // Largest fused gradient buffer, MiB.
-  double bucket_mb = 1024;
+// The MPI launcher this process was started by, if any (from its
+// environment, read in main).
+struct Launcher {
+  bool under_mpi = false;
+  int world_size = 1;
+  int rank = 0;
 };
 
 struct TrainOptions {
-  trainer::TrainingConfig config;
-  // "latest", a run directory or a snapshot; empty for a new run.
+  // Every option of the option table (how the processes talk included).
+  config::TrainingConfig config;
+  // "latest", "auto", a run directory or a snapshot; empty for a new run.
   std::string resume;
-  CommOptions comm;
+  // Print the run's validated configuration and exit.
+  bool dry_run = false;
+  // Where dataset statistics are cached when the dataset's folder is
+  // read-only (from the environment, read in main).
+  std::string fallback_stats_cache;
 };
-// `stop` is polled between iterations (set by SIGINT/SIGTERM).
-// `under_mpi`: this process was started by an MPI launcher and is one rank
-// of a multi-process job. Two implementations: with worker/ (full builds:
-// MPI, NCCL or one process) and without (trainer-only builds: one process).
-absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
+// `stop` is polled between iterations (set by SIGINT/SIGTERM). Two
+// implementations: with worker/ (full builds: MPI, NCCL or one process) and
+// without (trainer-only builds: one process).
+absl::Status RunTrainCommand(const TrainOptions& options,
+                             const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out);
 
 struct ExportOptions {
@@ -47,15 +50,15 @@ struct ExportOptions {
 absl::Status RunExport(const ExportOptions& options, std::ostream& out);
 
 struct BenchOptions {
-  // Model and batch layout; the data are random images, so no dataset is
-  // needed. feature_weights, if set, is loaded like in training.
-  trainer::TrainingConfig config;
+  // Model, batch layout and how the processes talk; the data are random
+  // images, so no dataset is needed. feature_weights, if set, is loaded
+  // like in training.
+  config::TrainingConfig config;
   int iterations = 3;  // Timed iterations.
   int warmup = 1;      // Untimed iterations first.
   // --comm: also time the gradient sync alone (under mpirun, full builds).
   bool comm_bench = false;
   int comm_iterations = 20;
-  CommOptions comm;
 };
 
 struct BenchResult {
@@ -73,8 +76,8 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
                                      std::ostream& out);
 // `pgan bench`: one process, or every rank under mpirun (full builds), then
 // with --comm the sync benchmark. Implemented beside RunTrainCommand.
-absl::Status RunBenchCommand(const BenchOptions& options, bool under_mpi,
-                             std::ostream& out);
+absl::Status RunBenchCommand(const BenchOptions& options,
+                             const Launcher& launcher, std::ostream& out);
 
 }  // namespace pgan::tools
 

@@ -18,14 +18,21 @@ absl::Status NeedsWorker(const char* what) {
 
 }  // namespace
 
-absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
+absl::Status RunTrainCommand(const TrainOptions& options,
+                             const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out) {
-  if (under_mpi) return NeedsWorker("training under mpirun");
+  if (options.dry_run) {
+    if (launcher.rank != 0) return absl::OkStatus();
+    return trainer::DryRun(options.config, options.resume, launcher.world_size,
+                           config::Surface::kFlags, out);
+  }
+  if (launcher.under_mpi) return NeedsWorker("training under mpirun");
   trainer::LocalProcessGroup group;
   trainer::TrainerEnvironment env;
   env.group = &group;
   env.log = &out;
   env.stop_flag = stop;
+  env.fallback_stats_cache = options.fallback_stats_cache;
   ASSIGN_OR_RETURN(
       std::unique_ptr<trainer::Trainer> run,
       trainer::Trainer::Create(options.config, options.resume, env));
@@ -36,9 +43,9 @@ absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
   return absl::OkStatus();
 }
 
-absl::Status RunBenchCommand(const BenchOptions& options, bool under_mpi,
-                             std::ostream& out) {
-  if (under_mpi) return NeedsWorker("benchmarking under mpirun");
+absl::Status RunBenchCommand(const BenchOptions& options,
+                             const Launcher& launcher, std::ostream& out) {
+  if (launcher.under_mpi) return NeedsWorker("benchmarking under mpirun");
   if (options.comm_bench) return NeedsWorker("--comm");
   trainer::LocalProcessGroup group;
   return RunBench(options, group, out).status();

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "tools/train_commands.h"
+#include "trainer/trainer.h"
 #include "worker/comm_bench.h"
 #include "worker/comm_process_group.h"
 #include "worker/job_spec.h"
@@ -15,24 +16,6 @@
 
 namespace pgan::tools {
 namespace {
-
-absl::StatusOr<worker::JobSpec> MakeJob(const trainer::TrainingConfig& config,
-                                        const CommOptions& comm) {
-  worker::JobSpec job;
-  job.training = config;
-  job.backend = comm.backend;
-  if (job.backend != "auto" && job.backend != "mpi" && job.backend != "nccl") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--backend: expected auto, mpi or nccl, got \"", comm.backend, "\""));
-  }
-  if (!(comm.timeout_s > 0) || !(comm.bucket_mb > 0)) {
-    return absl::InvalidArgumentError(
-        "--comm-timeout and --bucket-mb must be positive");
-  }
-  job.comm.timeout = absl::Seconds(comm.timeout_s);
-  job.sync.bucket_bytes = static_cast<int64_t>(comm.bucket_mb * (1 << 20));
-  return job;
-}
 
 // Rank 0 reports; the other ranks' lines are dropped.
 std::ostream& RankStream(const comm::Communicator& comm, std::ostream& out) {
@@ -47,7 +30,7 @@ absl::Status RunSyncBench(const BenchOptions& options,
                           std::ostream& out) {
   worker::SyncBenchOptions sync;
   sync.phases = {iteration.g_sizes, iteration.d_sizes};
-  sync.sync = job.sync;
+  sync.sync = job.Sync();
   sync.device = comm.backend() == comm::Backend::kNccl
                     ? torch::Device(torch::kCUDA, comm.local_rank())
                     : torch::Device(torch::kCPU);
@@ -64,7 +47,7 @@ absl::Status RunSyncBench(const BenchOptions& options,
       "G %d tensors, D %d), %d buckets of <= %.0f MiB%s\n",
       n, comm::BackendName(comm.backend()), r.floats_per_iteration, bytes / 1e6,
       iteration.g_sizes.size(), iteration.d_sizes.size(),
-      r.buckets_per_iteration, job.sync.bucket_bytes / double(1 << 20),
+      r.buckets_per_iteration, job.training.bucket_mb,
       r.copied ? " (gradients copied in and out)" : ", gradients in place");
   out << absl::StrFormat(
       "comm: gradient sync %.3f ms/iteration; plain %s of the same bytes "
@@ -90,12 +73,20 @@ absl::Status RunSyncBench(const BenchOptions& options,
 
 }  // namespace
 
-absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
+absl::Status RunTrainCommand(const TrainOptions& options,
+                             const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out) {
-  ASSIGN_OR_RETURN(worker::JobSpec job, MakeJob(options.config, options.comm));
+  if (options.dry_run) {
+    if (launcher.rank != 0) return absl::OkStatus();
+    return trainer::DryRun(options.config, options.resume, launcher.world_size,
+                           config::Surface::kFlags, out);
+  }
+  worker::JobSpec job;
+  job.training = options.config;
   job.resume = options.resume;
+  job.fallback_stats_cache = options.fallback_stats_cache;
   ASSIGN_OR_RETURN(std::unique_ptr<comm::Communicator> comm,
-                   worker::MakeJobCommunicator(job, under_mpi));
+                   worker::MakeJobCommunicator(job, launcher.under_mpi));
   const absl::Status status = worker::RunJob(job, *comm, stop, out);
   if (!status.ok() && comm->world_size() > 1) {
     // Other ranks may wait in a collective: end the whole job.
@@ -106,17 +97,18 @@ absl::Status RunTrainCommand(const TrainOptions& options, bool under_mpi,
   return status;
 }
 
-absl::Status RunBenchCommand(const BenchOptions& options, bool under_mpi,
-                             std::ostream& out) {
-  if (options.comm_bench && !under_mpi) {
+absl::Status RunBenchCommand(const BenchOptions& options,
+                             const Launcher& launcher, std::ostream& out) {
+  if (options.comm_bench && !launcher.under_mpi) {
     return absl::FailedPreconditionError(
         "--comm times the gradient sync between processes: run it under "
         "mpirun, e.g. mpirun -np 2 pgan bench --comm");
   }
-  ASSIGN_OR_RETURN(worker::JobSpec job, MakeJob(options.config, options.comm));
+  worker::JobSpec job;
+  job.training = options.config;
   ASSIGN_OR_RETURN(std::unique_ptr<comm::Communicator> comm,
-                   worker::MakeJobCommunicator(job, under_mpi));
-  worker::CommProcessGroup group(comm.get(), job.sync);
+                   worker::MakeJobCommunicator(job, launcher.under_mpi));
+  worker::CommProcessGroup group(comm.get(), job.Sync());
   std::ostream& report = RankStream(*comm, out);
   absl::StatusOr<BenchResult> result = RunBench(options, group, report);
   absl::Status status = result.status();

@@ -84,7 +84,7 @@ torch::Tensor SingleDiscImpl::forward(const torch::Tensor& x,
          (1.0 / std::sqrt(static_cast<double>(kCmapDim)));
 }
 
-MultiScaleDImpl::MultiScaleDImpl(const ModelConfig& config) {
+MultiScaleDImpl::MultiScaleDImpl(const config::ModelConfig& config) {
   const ProjectorGeometry geometry = ComputeProjectorGeometry(config);
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named;
   for (int k = 0; k < config.num_discs; ++k) {
@@ -106,7 +106,7 @@ torch::Tensor MultiScaleDImpl::forward(
   return torch::cat(logits, /*dim=*/1);
 }
 
-ProjectedDiscriminatorImpl::ProjectedDiscriminatorImpl(const ModelConfig& config)
+ProjectedDiscriminatorImpl::ProjectedDiscriminatorImpl(const config::ModelConfig& config)
     : config_(config) {
   feature_network = register_module("feature_network", Projector(config));
   discriminator = register_module("discriminator", MultiScaleD(config));

@@ -16,7 +16,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "trainer/diffaug.h"
-#include "trainer/model_config.h"
+#include "trainer/model_geometry.h"
 #include "trainer/projector.h"
 #include "trainer/spectral_norm.h"
 
@@ -54,7 +54,7 @@ TORCH_MODULE(SingleDisc);
 
 class MultiScaleDImpl : public torch::nn::Module {
  public:
-  explicit MultiScaleDImpl(const ModelConfig& config);
+  explicit MultiScaleDImpl(const config::ModelConfig& config);
   // Logits [B, N], discriminators in order 0..num_discs-1.
   torch::Tensor forward(const std::array<torch::Tensor, 4>& features,
                         const torch::Tensor& c);
@@ -68,7 +68,7 @@ TORCH_MODULE(MultiScaleD);
 
 class ProjectedDiscriminatorImpl : public torch::nn::Module {
  public:
-  explicit ProjectedDiscriminatorImpl(const ModelConfig& config);
+  explicit ProjectedDiscriminatorImpl(const config::ModelConfig& config);
 
   // x: images in [-1, 1] convention [B, 3, R, R]; c: one-hot labels or
   // undefined. `augment`: DiffAugment parameters for this batch, or null to
@@ -87,13 +87,13 @@ class ProjectedDiscriminatorImpl : public torch::nn::Module {
   // Parameters the optimiser trains (the mini discriminators only).
   std::vector<torch::Tensor> trainable_parameters() const;
 
-  const ModelConfig& config() const { return config_; }
+  const config::ModelConfig& config() const { return config_; }
 
   Projector feature_network{nullptr};
   MultiScaleD discriminator{nullptr};
 
  private:
-  ModelConfig config_;
+  config::ModelConfig config_;
 };
 TORCH_MODULE(ProjectedDiscriminator);
 

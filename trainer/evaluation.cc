@@ -28,18 +28,14 @@ std::string MetricFile(const std::string& run_dir, const std::string& metric) {
 
 }  // namespace
 
-nlohmann::json Evaluation::ToRecordFields() const {
-  nlohmann::json values = nlohmann::json::object();
-  nlohmann::json order = nlohmann::json::array();
+void Evaluation::AddTo(config::TickReport* report) const {
+  report->metrics.clear();
   for (const MetricResult& r : results) {
-    values[r.metric] = r.value;
-    order.push_back(r.metric);
+    report->metrics.push_back({r.metric, r.value});
   }
-  return {{"metrics", values},
-          {"metrics_order", order},
-          {"metrics_kimg", point.kimg},
-          {"metrics_sec", seconds},
-          {"convergence", convergence}};
+  report->metrics_kimg = point.kimg;
+  report->metrics_sec = seconds;
+  report->convergence = convergence;
 }
 
 std::string ConvergenceWatch::Observe(double value) {
@@ -59,9 +55,10 @@ std::string ConvergenceWatch::Observe(double value) {
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> SnapshotEvaluator::Create(
-    const TrainingConfig& config, Networks& networks,
+    const config::TrainingConfig& config, Networks& networks,
     std::shared_ptr<const ImageDataset> dataset, ProcessGroup* group,
-    c10::Device device, std::ostream* log) {
+    c10::Device device, std::ostream* log,
+    const std::string& fallback_cache_dir) {
   if (config.metrics.empty()) return nullptr;
   std::unique_ptr<SnapshotEvaluator> e(new SnapshotEvaluator());
   e->config_ = config;
@@ -74,12 +71,10 @@ absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> SnapshotEvaluator::Create(
     ASSIGN_OR_RETURN(inception,
                      LoadInceptionExtractor(config.inception, device));
   }
-  std::string network_name = config.model.feature_network;
-  absl::string_view short_name = network_name;
-  if (short_name.substr(0, 3) == "tf_") short_name.remove_prefix(3);
+  const std::string& network_name = config.model.feature_network;
   ASSIGN_OR_RETURN(std::vector<MetricSpec> specs,
-                   ResolveMetrics(config.metrics, inception != nullptr,
-                                  std::string(short_name)));
+                   config::ResolveMetrics(config.metrics, inception != nullptr,
+                                          network_name));
   bool needs_feature_network = false;
   for (const MetricSpec& spec : specs)
     needs_feature_network |= !spec.inception();
@@ -103,6 +98,7 @@ absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> SnapshotEvaluator::Create(
   MetricsOptions options;
   options.batch = config.BatchGpu(group->world_size());
   options.cache_dir = config.metrics_cache;
+  options.fallback_cache_dir = fallback_cache_dir;
   options.log = e->log_;
   ASSIGN_OR_RETURN(e->evaluator_, MetricsEvaluator::Create(
                                       std::move(specs), std::move(inception),

@@ -19,9 +19,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/tick_report.h"
+#include "config/training_config.h"
 #include "trainer/metrics.h"
 #include "trainer/network_file.h"
-#include "trainer/training_config.h"
 
 namespace pgan::trainer {
 
@@ -41,10 +42,9 @@ struct Evaluation {
   // evaluations) or "collapse" (above the best by --collapse-ratio).
   std::string convergence;
 
-  // The tick record's fields: {"metrics": {name: value}, "metrics_order"
-  // (the names in the job's order; the first is the watched one),
-  // "metrics_kimg", "metrics_sec", "convergence"}.
-  nlohmann::json ToRecordFields() const;
+  // Into a tick's report: the metrics in the job's order (the first is the
+  // watched one), metrics_kimg, metrics_sec, convergence.
+  void AddTo(config::TickReport* report) const;
 };
 
 // The convergence watch on one metric (lower is better).
@@ -78,9 +78,10 @@ class SnapshotEvaluator {
  public:
   // Null without --metrics. `run_dir` is rank 0's (empty elsewhere).
   static absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> Create(
-      const TrainingConfig& config, Networks& networks,
+      const config::TrainingConfig& config, Networks& networks,
       std::shared_ptr<const ImageDataset> dataset, ProcessGroup* group,
-      c10::Device device, std::ostream* log);
+      c10::Device device, std::ostream* log,
+      const std::string& fallback_cache_dir = "");
   ~SnapshotEvaluator();
 
   // The dataset statistics (cache or one pass) and, on resume, the best
@@ -98,7 +99,6 @@ class SnapshotEvaluator {
 
   // Snapshot with the best first metric so far (empty before any).
   const std::string& best_snapshot() const { return best_snapshot_; }
-  double best_value() const { return watch_.best(); }
   // --stop-early and the watch reported a plateau or collapse.
   bool should_stop() const { return should_stop_; }
   const std::vector<MetricSpec>& specs() const { return evaluator_->specs(); }
@@ -115,7 +115,7 @@ class SnapshotEvaluator {
   void Watch(Evaluation& evaluation);
   absl::Status Append(const Evaluation& evaluation) const;
 
-  TrainingConfig config_;
+  config::TrainingConfig config_;
   ProcessGroup* group_ = nullptr;
   std::ostream* log_ = nullptr;
   c10::Device device_{c10::kCPU};

@@ -42,7 +42,7 @@ int64_t GeneratorChannels(int resolution, int ngf) {
   return static_cast<int64_t>(mult * ngf);
 }
 
-FastganSynthesisImpl::FastganSynthesisImpl(const ModelConfig& config)
+FastganSynthesisImpl::FastganSynthesisImpl(const config::ModelConfig& config)
     : config_(config) {
   const int ngf = config.ngf;
   auto nfc = [ngf](int r) { return GeneratorChannels(r, ngf); };
@@ -132,7 +132,7 @@ torch::Tensor FastganSynthesisImpl::forward(const torch::Tensor& z,
   return to_big_(last);
 }
 
-GeneratorImpl::GeneratorImpl(const ModelConfig& config) : config_(config) {
+GeneratorImpl::GeneratorImpl(const config::ModelConfig& config) : config_(config) {
   synthesis = register_module("synthesis", FastganSynthesis(config));
 }
 

@@ -14,8 +14,8 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include "config/model_config.h"
 #include "trainer/layers.h"
-#include "trainer/model_config.h"
 #include "trainer/sample_random.h"
 
 namespace pgan::trainer {
@@ -25,7 +25,7 @@ int64_t GeneratorChannels(int resolution, int ngf);
 
 class FastganSynthesisImpl : public torch::nn::Module {
  public:
-  explicit FastganSynthesisImpl(const ModelConfig& config);
+  explicit FastganSynthesisImpl(const config::ModelConfig& config);
 
   // z: [B, z_dim]; c: [B, c_dim] one-hot labels (conditional models only).
   torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& c);
@@ -37,7 +37,7 @@ class FastganSynthesisImpl : public torch::nn::Module {
   torch::Tensor Up(int resolution, const torch::Tensor& x,
                    const torch::Tensor& c);
 
-  ModelConfig config_;
+  config::ModelConfig config_;
   InitLayer init_{nullptr};
   // Up-block producing r x r, as (x, class embedding) -> y.
   using UpBlockFn =
@@ -58,7 +58,7 @@ enum class NoiseMode {
 
 class GeneratorImpl : public torch::nn::Module {
  public:
-  explicit GeneratorImpl(const ModelConfig& config);
+  explicit GeneratorImpl(const config::ModelConfig& config);
 
   // z: [B, z_dim]; c: [B, c_dim] one-hot (undefined when unconditional).
   // `noise`: per-sample noise streams (B of them), or null for the global
@@ -67,12 +67,12 @@ class GeneratorImpl : public torch::nn::Module {
                         SampleRandom* noise = nullptr);
 
   void set_noise_mode(NoiseMode mode);
-  const ModelConfig& config() const { return config_; }
+  const config::ModelConfig& config() const { return config_; }
 
   FastganSynthesis synthesis{nullptr};
 
  private:
-  ModelConfig config_;
+  config::ModelConfig config_;
 };
 TORCH_MODULE(Generator);
 

@@ -39,10 +39,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string CountName(int64_t n) {
-  return n % 1000 == 0 ? absl::StrCat(n / 1000, "k") : absl::StrCat(n);
-}
-
 FeatureStatistics StatisticsFromSums(const torch::Tensor& sum,
                                      const torch::Tensor& outer, int64_t n) {
   FeatureStatistics stats;
@@ -109,81 +105,6 @@ class FeatureNetworkExtractor : public FeatureExtractor {
 };
 
 }  // namespace
-
-absl::StatusOr<MetricSpec> ParseMetric(const std::string& text) {
-  const auto bad = [&]() {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics: unknown metric \"", text,
-        "\"; expected fid<N>k_full, kid<N>k_full or fd<N>k_full (for example "
-        "fid50k_full, fd2k_full; fd64_full for 64 images) or none"));
-  };
-  MetricSpec spec;
-  absl::string_view rest;
-  if (absl::StartsWith(text, "fid")) {
-    spec.kind = MetricKind::kFid;
-    rest = absl::string_view(text).substr(3);
-  } else if (absl::StartsWith(text, "kid")) {
-    spec.kind = MetricKind::kKid;
-    rest = absl::string_view(text).substr(3);
-  } else if (absl::StartsWith(text, "fd")) {
-    spec.kind = MetricKind::kFd;
-    rest = absl::string_view(text).substr(2);
-  } else {
-    return bad();
-  }
-  if (!absl::ConsumeSuffix(&rest, "_full")) return bad();
-  int64_t scale = 1;
-  if (absl::ConsumeSuffix(&rest, "k")) scale = 1000;
-  int64_t n = 0;
-  if (rest.empty() || rest.size() > 7 ||
-      !std::all_of(rest.begin(), rest.end(), ::isdigit) ||
-      !absl::SimpleAtoi(rest, &n)) {
-    return bad();
-  }
-  spec.num_fakes = n * scale;
-  if (spec.num_fakes < 2 || spec.num_fakes > 1000000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics: ", text, ": the number of images must be 2 to 1000000"));
-  }
-  return spec;
-}
-
-absl::StatusOr<std::vector<MetricSpec>> ResolveMetrics(
-    const std::vector<std::string>& requested, bool have_inception,
-    const std::string& feature_network) {
-  std::vector<MetricSpec> out;
-  std::set<std::string> names;
-  for (const std::string& text : requested) {
-    ASSIGN_OR_RETURN(MetricSpec spec, ParseMetric(text));
-    if (spec.kind == MetricKind::kKid && !have_inception) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--metrics ", text,
-          ": KID needs Inception-v3 weights (--inception FILE, the "
-          "pt_inception-2015-12-05 weights of pytorch-fid)"));
-    }
-    if (spec.kind == MetricKind::kFid && !have_inception) {
-      spec.kind = MetricKind::kFd;  // Named for what it is below.
-    }
-    const std::string count = CountName(spec.num_fakes);
-    switch (spec.kind) {
-      case MetricKind::kFid:
-        spec.name = absl::StrCat("fid", count, "_full");
-        break;
-      case MetricKind::kKid:
-        spec.name = absl::StrCat("kid", count, "_full");
-        break;
-      case MetricKind::kFd:
-        spec.name = absl::StrCat("fd", count, "_full_", feature_network);
-        break;
-    }
-    if (!names.insert(spec.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--metrics: ", spec.name, " is requested twice"));
-    }
-    out.push_back(spec);
-  }
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<FeatureExtractor>> MakeFeatureNetworkExtractor(
     const torch::nn::Module& trunk, const std::string& timm_name,
@@ -332,12 +253,8 @@ absl::Status MetricsEvaluator::PrepareReals() {
   } else {
     dirs.push_back(StatisticsCache::BesideDataset(dataset_->path()));
     // A read-only dataset folder (a mounted volume) caches in the home.
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    if (xdg != nullptr && *xdg != '\0') {
-      dirs.push_back(absl::StrCat(xdg, "/pgan/stats"));
-    } else if (home != nullptr && *home != '\0') {
-      dirs.push_back(absl::StrCat(home, "/.cache/pgan/stats"));
+    if (!options_.fallback_cache_dir.empty()) {
+      dirs.push_back(options_.fallback_cache_dir);
     }
   }
   std::string dataset_digest;
@@ -429,7 +346,7 @@ absl::StatusOr<FakePartials> MetricsEvaluator::ExtractFakes(
     max_count = std::max(max_count, spec.num_fakes);
   }
   const auto [begin, end] = Share(max_count);
-  const ModelConfig& config = g_ema->config();
+  const config::ModelConfig& config = g_ema->config();
   FakePartials out;
   std::map<FeatureExtractor*, std::vector<torch::Tensor>> kept;
   for (int64_t i = begin; i < end; i += options_.batch) {

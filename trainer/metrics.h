@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/metric_name.h"
 #include "trainer/dataset.h"
 #include "trainer/feature_extractor.h"
 #include "trainer/fid.h"
@@ -35,27 +36,10 @@
 
 namespace pgan::trainer {
 
-enum class MetricKind { kFid, kKid, kFd };
-
-struct MetricSpec {
-  MetricKind kind = MetricKind::kFd;
-  int64_t num_fakes = 0;
-  // As reported and stored: "fid50k_full", "fd2k_full_efficientnet_lite0".
-  std::string name;
-  bool inception() const { return kind != MetricKind::kFd; }
-};
-
-// Parses "(fid|kid|fd)<N>[k]_full" (N >= 2 images, at most 1,000,000).
-// INVALID_ARGUMENT names the accepted forms.
-absl::StatusOr<MetricSpec> ParseMetric(const std::string& text);
-
-// Parses and names `requested` for the extractors at hand: "fid" becomes an
-// FD on `feature_network` ("efficientnet_lite0") when `have_inception` is
-// false; "kid" needs Inception (an error says how to get it). Duplicates
-// after naming are an error.
-absl::StatusOr<std::vector<MetricSpec>> ResolveMetrics(
-    const std::vector<std::string>& requested, bool have_inception,
-    const std::string& feature_network);
+// The metric names and their grammar are the configuration's (torch-free,
+// so the coordinator checks them at submission).
+using config::MetricKind;
+using config::MetricSpec;
 
 struct MetricResult {
   std::string metric;
@@ -81,8 +65,10 @@ struct FakePartials {
 struct MetricsOptions {
   // Images per generator/extractor forward on each process.
   int batch = 32;
-  // The statistics cache folder; empty = StatisticsCache::BesideDataset.
+  // The statistics cache folder; empty = StatisticsCache::BesideDataset,
+  // then `fallback_cache_dir` (where that is read-only; empty: none).
   std::string cache_dir;
+  std::string fallback_cache_dir;
   // Rank 0's progress lines; may be null.
   std::ostream* log = nullptr;
 };

@@ -12,7 +12,7 @@
 namespace pgan::trainer {
 namespace {
 
-absl::StatusOr<ModelConfig> ConfigFromFile(const SafetensorsFile& file) {
+absl::StatusOr<config::ModelConfig> ConfigFromFile(const SafetensorsFile& file) {
   auto it = file.metadata().find(kNetworkMetadataKey);
   if (it == file.metadata().end()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -28,12 +28,12 @@ absl::StatusOr<ModelConfig> ConfigFromFile(const SafetensorsFile& file) {
         file.path(), ": metadata \"", kNetworkMetadataKey,
         "\" is not JSON: ", e.what()));
   }
-  return ModelConfig::FromJson(json, file.path());
+  return config::ModelConfig::FromJson(json, file.path());
 }
 
 }  // namespace
 
-absl::StatusOr<Networks> BuildNetworks(const ModelConfig& config,
+absl::StatusOr<Networks> BuildNetworks(const config::ModelConfig& config,
                                        uint32_t parts) {
   RETURN_IF_ERROR(config.Validate());
   return CatchTorchOr<Networks>("building the networks", [&]() -> absl::StatusOr<Networks> {
@@ -55,7 +55,7 @@ absl::StatusOr<Networks> BuildNetworks(const ModelConfig& config,
   });
 }
 
-absl::StatusOr<ModelConfig> ReadNetworkConfig(const std::string& path) {
+absl::StatusOr<config::ModelConfig> ReadNetworkConfig(const std::string& path) {
   ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   return ConfigFromFile(file);
 }
@@ -63,7 +63,7 @@ absl::StatusOr<ModelConfig> ReadNetworkConfig(const std::string& path) {
 absl::StatusOr<Networks> LoadNetworkFile(const std::string& path,
                                          uint32_t parts) {
   ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
-  ASSIGN_OR_RETURN(ModelConfig config, ConfigFromFile(file));
+  ASSIGN_OR_RETURN(config::ModelConfig config, ConfigFromFile(file));
   ASSIGN_OR_RETURN(Networks nets, BuildNetworks(config, parts));
   RETURN_IF_ERROR(CatchTorch(absl::StrCat("loading ", path), [&]() -> absl::Status {
     if (nets.G) RETURN_IF_ERROR(LoadStateDict(*nets.G, file, "G."));

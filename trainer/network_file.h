@@ -1,6 +1,6 @@
 // The reference-compatible network file: one safetensors file whose tensors
 // are named G.<key>, G_ema.<key> and D.<key> with the reference's state-dict
-// keys, and whose metadata key "pgan" holds the ModelConfig as JSON. Made by
+// keys, and whose metadata key "pgan" holds the config::ModelConfig as JSON. Made by
 // pgan (snapshots, `pgan export`) or by tools/convert_pkl.py from an official
 // Projected GAN pickle. Functions only; the returned modules are the
 // caller's.
@@ -12,9 +12,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/model_config.h"
 #include "trainer/discriminator.h"
 #include "trainer/generator.h"
-#include "trainer/model_config.h"
 
 namespace pgan::trainer {
 
@@ -22,7 +22,7 @@ namespace pgan::trainer {
 inline constexpr char kNetworkMetadataKey[] = "pgan";
 
 struct Networks {
-  ModelConfig config;
+  config::ModelConfig config;
   Generator G{nullptr};      // Training mode.
   Generator G_ema{nullptr};  // Eval mode.
   ProjectedDiscriminator D{nullptr};
@@ -37,11 +37,11 @@ enum NetworkPart : uint32_t {
 
 // Freshly initialised networks; G_ema starts as a copy of G. The feature
 // network is random until LoadFeatureNetworkWeights() fills it.
-absl::StatusOr<Networks> BuildNetworks(const ModelConfig& config,
+absl::StatusOr<Networks> BuildNetworks(const config::ModelConfig& config,
                                        uint32_t parts = kAllParts);
 
 // Reads the model config from a network file's metadata.
-absl::StatusOr<ModelConfig> ReadNetworkConfig(const std::string& path);
+absl::StatusOr<config::ModelConfig> ReadNetworkConfig(const std::string& path);
 
 // Builds the networks named by `parts` and loads them from `path`; every
 // tensor of a loaded part must be present with the right shape, and no other

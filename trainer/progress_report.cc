@@ -76,38 +76,33 @@ uint64_t ParameterFingerprint(const std::vector<torch::Tensor>& tensors) {
   return fingerprint;
 }
 
-nlohmann::json TickRecord(const StepStats& t) {
-  return {{"loss_g", Ratio(t.g_loss_sum, t.rounds)},
-          {"loss_d", Ratio(t.d_loss_sum, t.rounds)},
-          {"scores_fake", Ratio(t.score_fake_sum, t.fake_logits)},
-          {"signs_fake", Ratio(t.sign_fake_sum, t.fake_logits)},
-          {"scores_real", Ratio(t.score_real_sum, t.real_logits)},
-          {"signs_real", Ratio(t.sign_real_sum, t.real_logits)},
-          {"nonfinite_grads", t.nonfinite_grads}};
+void FillStepStats(const StepStats& t, config::TickReport* r) {
+  r->loss_g = Ratio(t.g_loss_sum, t.rounds);
+  r->loss_d = Ratio(t.d_loss_sum, t.rounds);
+  r->score_fake = Ratio(t.score_fake_sum, t.fake_logits);
+  r->sign_fake = Ratio(t.sign_fake_sum, t.fake_logits);
+  r->score_real = Ratio(t.score_real_sum, t.real_logits);
+  r->sign_real = Ratio(t.sign_real_sum, t.real_logits);
+  r->nonfinite_grads = t.nonfinite_grads;
 }
 
-std::string FormatTickLine(const nlohmann::json& r, double total_kimg) {
+std::string FormatTickLine(const config::TickReport& r, double total_kimg) {
   std::string metrics;
-  if (r.contains("metrics")) {
+  for (const config::MetricValue& m : r.metrics) {
+    absl::StrAppendFormat(&metrics, "  %s %.4g", m.metric, m.value);
+  }
+  if (!r.metrics.empty()) {
     // Results of the snapshot at metrics_kimg (earlier with --metrics-async).
-    for (const auto& [name, value] : r["metrics"].items()) {
-      absl::StrAppendFormat(&metrics, "  %s %.4g", name, value.get<double>());
+    if (r.metrics_kimg != r.kimg) {
+      absl::StrAppendFormat(&metrics, " (kimg %.2f)", r.metrics_kimg);
     }
-    const double at = r.value("metrics_kimg", r.at("kimg").get<double>());
-    if (at != r.at("kimg").get<double>()) {
-      absl::StrAppendFormat(&metrics, " (kimg %.2f)", at);
-    }
-    const std::string convergence = r.value("convergence", "");
-    if (!convergence.empty()) absl::StrAppend(&metrics, " ", convergence);
+    if (!r.convergence.empty()) absl::StrAppend(&metrics, " ", r.convergence);
   }
   return absl::StrFormat(
       "tick %-4d kimg %8.2f / %g  sec/kimg %7.2f  eta %-8s loss G %7.4f D %7.4f  "
       "sign fake %+.3f real %+.3f  mem %.2f GB%s",
-      r.at("tick").get<int64_t>(), r.at("kimg").get<double>(), total_kimg,
-      r.at("sec_per_kimg").get<double>(), Duration(r.at("eta_sec").get<double>()),
-      r.at("loss_g").get<double>(), r.at("loss_d").get<double>(),
-      r.at("signs_fake").get<double>(), r.at("signs_real").get<double>(),
-      r.at("cpumem_gb").get<double>(), metrics);
+      r.tick, r.kimg, total_kimg, r.sec_per_kimg, Duration(r.eta_sec),
+      r.loss_g, r.loss_d, r.sign_fake, r.sign_real, r.cpumem_gb, metrics);
 }
 
 ProcessMemory ReadProcessMemory() {

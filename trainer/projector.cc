@@ -26,7 +26,7 @@ torch::Tensor FeatureFusionBlockImpl::forward(const torch::Tensor& a,
   return out_conv(y);
 }
 
-ProjectorImpl::ProjectorImpl(const ModelConfig& config)
+ProjectorImpl::ProjectorImpl(const config::ModelConfig& config)
     : proj_type_(config.proj_type) {
   pretrained = register_module("pretrained",
                                EfficientNetTrunk(config.feature_network));

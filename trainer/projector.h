@@ -13,7 +13,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "trainer/efficientnet.h"
-#include "trainer/model_config.h"
+#include "trainer/model_geometry.h"
 
 namespace pgan::trainer {
 
@@ -29,7 +29,7 @@ TORCH_MODULE(FeatureFusionBlock);
 
 class ProjectorImpl : public torch::nn::Module {
  public:
-  explicit ProjectorImpl(const ModelConfig& config);
+  explicit ProjectorImpl(const config::ModelConfig& config);
 
   // Feature maps for the four discriminators (see ComputeProjectorGeometry).
   std::array<torch::Tensor, 4> forward(const torch::Tensor& x);

@@ -40,7 +40,7 @@ Image TileImages(const torch::Tensor& images, GridSize grid) {
 
 absl::Status WriteFakesGrid(const std::string& path, Generator& g_ema,
                             GridSize grid, uint64_t seed, int batch) {
-  const ModelConfig& config = g_ema->config();
+  const config::ModelConfig& config = g_ema->config();
   const int64_t count = static_cast<int64_t>(grid.width) * grid.height;
   torch::Tensor images;
   RETURN_IF_ERROR(CatchTorch("rendering the sample grid", [&]() -> absl::Status {

@@ -139,7 +139,7 @@ absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path) {
   ASSIGN_OR_RETURN(nlohmann::json training, MetadataJson(file, kTrainingKey));
   ASSIGN_OR_RETURN(nlohmann::json progress, MetadataJson(file, kProgressKey));
   TrainingState state;
-  ASSIGN_OR_RETURN(state.config, TrainingConfig::FromJson(training));
+  ASSIGN_OR_RETURN(state.config, config::TrainingConfig::FromJson(training));
   ASSIGN_OR_RETURN(state.progress, TrainProgress::FromJson(progress));
   return state;
 }

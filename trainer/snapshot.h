@@ -15,9 +15,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/training_config.h"
 #include "trainer/adam.h"
 #include "trainer/network_file.h"
-#include "trainer/training_config.h"
 
 namespace pgan::trainer {
 
@@ -34,7 +34,7 @@ struct TrainProgress {
 };
 
 struct TrainingState {
-  TrainingConfig config;
+  config::TrainingConfig config;
   TrainProgress progress;
 };
 

@@ -1,7 +1,7 @@
 #include "trainer/spectral_norm.h"
 
+#include <atomic>
 #include <cmath>
-#include <cstdlib>
 
 #include <torch/nn/functional/normalization.h>
 #include <torch/nn/init.h>
@@ -12,6 +12,7 @@ namespace pgan::trainer {
 namespace {
 
 namespace F = torch::nn::functional;
+std::atomic<bool> g_frozen_for_testing{false};
 constexpr double kEps = 1e-12;
 
 torch::Tensor AsMatrix(const torch::Tensor& weight, int64_t dim) {
@@ -44,15 +45,17 @@ void DefaultInit(torch::Tensor& weight, torch::Tensor& bias) {
 
 }  // namespace
 
+void FreezeSpectralNormForTesting(bool frozen) {
+  g_frozen_for_testing.store(frozen);
+}
+
 torch::Tensor SpectralNormalizedWeight(const torch::Tensor& weight_orig,
                                        torch::Tensor& u, torch::Tensor& v,
                                        int64_t dim, bool power_iteration) {
   const torch::Tensor w = AsMatrix(weight_orig, dim);
   torch::Tensor u_used = u;
   torch::Tensor v_used = v;
-  static const bool freeze =
-      std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr;
-  if (power_iteration && !freeze) {
+  if (power_iteration && !g_frozen_for_testing.load(std::memory_order_relaxed)) {
     {
       torch::NoGradGuard no_grad;
       v.copy_(Normalize(torch::mv(w.t(), u)));

@@ -34,15 +34,19 @@ struct SNConvOptions {
 
 // weight_orig / sigma, where sigma estimates the largest singular value of
 // weight_orig viewed as a matrix with `dim` first. With `power_iteration`,
-// u and v are first refined in place (without gradient), unless the
-// environment variable PGAN_TESTING_FREEZE_SPECTRAL_NORM is set (read once):
-// then u and v stay as loaded. That exists for one test only: one process
-// accumulating R rounds runs R power iterations per phase where each of N
-// ranks runs R/N, the one difference between them that is not rounding, so
-// the distributed-equivalence test freezes it to compare the rest exactly.
+// u and v are first refined in place (without gradient), unless frozen by
+// FreezeSpectralNormForTesting: then u and v stay as loaded.
 torch::Tensor SpectralNormalizedWeight(const torch::Tensor& weight_orig,
                                        torch::Tensor& u, torch::Tensor& v,
                                        int64_t dim, bool power_iteration);
+
+// For one test only (the mains call it when the environment has
+// PGAN_TESTING_FREEZE_SPECTRAL_NORM): one process accumulating R rounds runs
+// R power iterations per phase where each of N ranks runs R/N, the one
+// difference between them that is not rounding, so the
+// distributed-equivalence test freezes it to compare the rest exactly.
+// Call before training starts.
+void FreezeSpectralNormForTesting(bool frozen);
 
 // Registers weight_u / weight_v for `weight` on `module`, initialised as
 // PyTorch does: normalize(N(0, 1)) of the matrix's height and width.

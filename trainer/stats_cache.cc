@@ -72,6 +72,17 @@ std::string StatisticsKey::Digest() const {
   return Sha256Hex(fields.dump());  // Keys are sorted: canonical.
 }
 
+std::string StatisticsCache::InUserCache(const char* xdg_cache_home,
+                                         const char* home) {
+  if (xdg_cache_home != nullptr && *xdg_cache_home != '\0') {
+    return absl::StrCat(xdg_cache_home, "/pgan/stats");
+  }
+  if (home != nullptr && *home != '\0') {
+    return absl::StrCat(home, "/.cache/pgan/stats");
+  }
+  return "";
+}
+
 std::string StatisticsCache::BesideDataset(const std::string& dataset_path) {
   fs::path parent = fs::path(dataset_path).lexically_normal();
   if (parent.filename().empty()) parent = parent.parent_path();  // "dir/".

@@ -52,6 +52,10 @@ class StatisticsCache {
   // "<folder of the dataset>/.pgan-stats": beside the data, shared by every
   // dataset of that folder (keys are content digests).
   static std::string BesideDataset(const std::string& dataset_path);
+  // "$XDG_CACHE_HOME/pgan/stats", else "$HOME/.cache/pgan/stats" (the
+  // user's cache, for datasets in read-only folders); empty without
+  // either. Mains pass the environment's values (null when unset).
+  static std::string InUserCache(const char* xdg_cache_home, const char* home);
 
   const std::string& dir() const { return dir_; }
   std::string PathFor(const StatisticsKey& key) const;

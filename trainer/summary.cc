@@ -40,7 +40,7 @@ int64_t CountParameters(const torch::nn::Module& module) {
 }
 
 ModelSummary Summarize(const Networks& nets) {
-  const ModelConfig& config = nets.config;
+  const config::ModelConfig& config = nets.config;
   ModelSummary s;
   s.generator_params = CountParameters(*nets.G);
   s.discriminator_trainable_params = CountParameters(*nets.D->discriminator);
@@ -104,7 +104,7 @@ ModelSummary Summarize(const Networks& nets) {
   return s;
 }
 
-std::string FormatSummary(const ModelSummary& s, const ModelConfig& config,
+std::string FormatSummary(const ModelSummary& s, const config::ModelConfig& config,
                           bool feature_network_pretrained) {
   std::ostringstream out;
   out << "Projected GAN: cfg " << config.cfg << ", " << config.resolution << "x"

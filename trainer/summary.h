@@ -34,7 +34,7 @@ struct ModelSummary {
 ModelSummary Summarize(const Networks& networks);
 
 // The table, with a loud warning when the feature network is random.
-std::string FormatSummary(const ModelSummary& summary, const ModelConfig& config,
+std::string FormatSummary(const ModelSummary& summary, const config::ModelConfig& config,
                           bool feature_network_pretrained);
 
 nlohmann::json SummaryToJson(const ModelSummary& summary);

@@ -5,12 +5,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "config/fields.h"
 #include "trainer/device.h"
 #include "trainer/feature_weights.h"
 #include "trainer/progress_report.h"
@@ -29,66 +31,6 @@ double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// Options a resumed run may change: they do not alter the training (kimg
-// only extends it).
-absl::Status MergeResumeOverrides(const TrainingConfig& requested,
-                                  TrainingConfig* stored) {
-  const TrainingConfig defaults;
-  // An option counts as given when it differs from its default.
-  auto changed = [&](auto field) {
-    return requested.*field != defaults.*field &&
-           requested.*field != stored->*field;
-  };
-  struct Fixed {
-    const char* option;
-    bool changed;
-  };
-  const Fixed fixed[] = {
-      {"--batch", changed(&TrainingConfig::batch)},
-      {"--batch-gpu", changed(&TrainingConfig::batch_gpu)},
-      {"--seed", changed(&TrainingConfig::seed)},
-      {"--glr", changed(&TrainingConfig::glr)},
-      {"--dlr", changed(&TrainingConfig::dlr)},
-      {"--mirror", changed(&TrainingConfig::mirror)},
-      {"--cond", changed(&TrainingConfig::cond)},
-      {"--ema-kimg", changed(&TrainingConfig::ema_kimg)},
-  };
-  for (const Fixed& f : fixed) {
-    if (f.changed) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          f.option,
-          ": cannot change on resume (the snapshot's value is used so "
-          "that training continues exactly)"));
-    }
-  }
-  stored->kimg =
-      requested.kimg != defaults.kimg ? requested.kimg : stored->kimg;
-  stored->tick =
-      requested.tick != defaults.tick ? requested.tick : stored->tick;
-  stored->snap =
-      requested.snap != defaults.snap ? requested.snap : stored->snap;
-  // The dataset may have moved; its content must be the same for an exact
-  // continuation.
-  if (!requested.data.empty()) stored->data = requested.data;
-  // Evaluation does not change the training: it may change on resume.
-  if (!requested.metrics.empty()) stored->metrics = requested.metrics;
-  if (!requested.inception.empty()) stored->inception = requested.inception;
-  if (!requested.metrics_cache.empty())
-    stored->metrics_cache = requested.metrics_cache;
-  if (requested.metrics_async != defaults.metrics_async)
-    stored->metrics_async = requested.metrics_async;
-  if (requested.patience != defaults.patience)
-    stored->patience = requested.patience;
-  if (requested.collapse_ratio != defaults.collapse_ratio)
-    stored->collapse_ratio = requested.collapse_ratio;
-  if (requested.stop_early != defaults.stop_early)
-    stored->stop_early = requested.stop_early;
-  stored->workers = requested.workers;
-  stored->threads = requested.threads;
-  stored->device = requested.device;
-  return absl::OkStatus();
-}
-
 std::vector<std::string> ParameterNames(const torch::nn::Module& module) {
   std::vector<std::string> names;
   for (const auto& item : module.named_parameters())
@@ -98,7 +40,8 @@ std::vector<std::string> ParameterNames(const torch::nn::Module& module) {
 
 }  // namespace
 
-Optimizers MakeOptimizers(Networks& nets, const TrainingConfig& config) {
+Optimizers MakeOptimizers(Networks& nets,
+                          const config::TrainingConfig& config) {
   const double d_ratio = config.d_lazy_quirk ? 16.0 / 17.0 : 1.0;
   Optimizers out;
   out.g = std::make_unique<Adam>(nets.G->parameters(), ParameterNames(*nets.G),
@@ -113,73 +56,116 @@ Optimizers MakeOptimizers(Networks& nets, const TrainingConfig& config) {
   return out;
 }
 
+absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
+                                const std::string& resume, int world_size,
+                                config::Surface surface) {
+  RunPlan plan;
+  plan.config = requested;
+  if (resume == "latest" || resume == "auto") {
+    // These look for the run under outdir.
+    RETURN_IF_ERROR(
+        config::CheckField(*config::FindField("outdir"), requested, surface));
+  }
+  if (!resume.empty()) {
+    ASSIGN_OR_RETURN(plan.resume_path, ResolveResume(resume, requested.outdir));
+  }
+  if (!plan.resume_path.empty()) {
+    ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(plan.resume_path));
+    RETURN_IF_ERROR(config::MergeForResume(requested, &state.config, surface));
+    plan.config = std::move(state.config);
+    plan.progress = state.progress;
+  }
+  RETURN_IF_ERROR(plan.config.Validate(world_size, surface));
+  return plan;
+}
+
+absl::Status DryRun(const config::TrainingConfig& requested,
+                    const std::string& resume, int world_size,
+                    config::Surface surface, std::ostream& out) {
+  ASSIGN_OR_RETURN(RunPlan plan,
+                   PlanRun(requested, resume, world_size, surface));
+  out << "The training options of this run on " << world_size << " process"
+      << (world_size > 1 ? "es" : "");
+  if (!plan.resume_path.empty()) {
+    out << ", resuming " << plan.resume_path << " at kimg "
+        << plan.progress.cur_nimg / 1000.0;
+  }
+  out << ":\n" << plan.config.ToJson().dump(2) << std::endl;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
-    const TrainingConfig& config, const std::string& resume,
+    const config::TrainingConfig& config, const std::string& resume,
     TrainerEnvironment env) {
   if (env.group == nullptr) {
     return absl::InvalidArgumentError("Trainer needs a ProcessGroup");
   }
+  ASSIGN_OR_RETURN(RunPlan plan, PlanRun(config, resume,
+                                         env.group->world_size(), env.surface));
   std::unique_ptr<Trainer> trainer(new Trainer());
   trainer->env_ = env;
-  trainer->config_ = config;
-  std::string resume_path;
-  if (!resume.empty()) {
-    ASSIGN_OR_RETURN(resume_path, ResolveResume(resume, config.outdir));
+  trainer->config_ = std::move(plan.config);
+  trainer->progress_ = plan.progress;
+  if (!plan.resume_path.empty()) {
+    trainer->run_dir_ = fs::path(plan.resume_path).parent_path().string();
   }
-  if (!resume_path.empty()) {
-    ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(resume_path));
-    RETURN_IF_ERROR(MergeResumeOverrides(config, &state.config));
-    trainer->config_ = state.config;
-    trainer->progress_ = state.progress;
-    trainer->run_dir_ = fs::path(resume_path).parent_path().string();
-  }
-  RETURN_IF_ERROR(trainer->config_.Validate(env.group->world_size()));
-  RETURN_IF_ERROR(trainer->Setup(resume_path));
-  if (!resume_path.empty() && trainer->is_rank0()) {
+  RETURN_IF_ERROR(trainer->Setup(plan.resume_path));
+  if (!plan.resume_path.empty() && trainer->is_rank0()) {
     trainer->Log(absl::StrFormat("Resuming at kimg %.3f of %g from %s",
                                  trainer->progress_.cur_nimg / 1000.0,
-                                 trainer->config_.kimg, resume_path));
+                                 trainer->config_.kimg, plan.resume_path));
   }
   return trainer;
 }
 
+// The steps, in order: each needs what the ones before it made.
 absl::Status Trainer::Setup(const std::string& resume_path) {
-  const int world = env_.group->world_size();
   SetIntraOpThreads(config_.threads);
+  ASSIGN_OR_RETURN(const c10::Device device, PickDevice());
+  RETURN_IF_ERROR(OpenDataset());
+  RETURN_IF_ERROR(BuildNetworksAndOptimizers(device, resume_path));
+  RETURN_IF_ERROR(BuildStepAndLoader());
+  if (run_dir_.empty() && is_rank0()) RETURN_IF_ERROR(CreateRunDirectory());
+  return PrepareEvaluation(device);
+}
+
+absl::StatusOr<c10::Device> Trainer::PickDevice() const {
   // Several processes on a host take one GPU each, by local rank.
   std::string device_spec = config_.device;
-  if (world > 1 && (device_spec == "auto" || device_spec == "cuda") &&
+  if (env_.group->world_size() > 1 &&
+      (device_spec == "auto" || device_spec == "cuda") &&
       torch::cuda::is_available()) {
     device_spec = absl::StrCat("cuda:", env_.group->local_rank());
   }
-  ASSIGN_OR_RETURN(const c10::Device device, ResolveDevice(device_spec));
+  return ResolveDevice(device_spec);
+}
 
+absl::Status Trainer::OpenDataset() {
   ImageDatasetOptions dataset_options;
   dataset_options.xflip = config_.mirror;
   dataset_options.use_labels = config_.cond;
   dataset_options.gray_to_rgb = true;  // The feature network takes RGB.
   ASSIGN_OR_RETURN(dataset_, ImageDataset::Open(config_.data, dataset_options));
-  ModelConfig& model = config_.model;
+  config::ModelConfig& model = config_.model;
   if (dataset_->resolution() != model.resolution) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--res ", model.resolution, ": the dataset ", config_.data, " holds ",
         dataset_->resolution(), "x", dataset_->resolution(), " images"));
   }
-  if (config_.cond) {
-    if (!dataset_->has_labels()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--cond: the dataset ", config_.data,
-                       " has no labels in dataset.json"));
-    }
-    model.c_dim = static_cast<int>(dataset_->label_dim());
-  } else {
-    model.c_dim = 0;
+  if (config_.cond && !dataset_->has_labels()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cond: the dataset ", config_.data,
+                     " has no labels in dataset.json"));
   }
-  RETURN_IF_ERROR(model.Validate());
+  model.c_dim = config_.cond ? static_cast<int>(dataset_->label_dim()) : 0;
+  return model.Validate();
+}
 
+absl::Status Trainer::BuildNetworksAndOptimizers(
+    c10::Device device, const std::string& resume_path) {
   // Initial weights (and the random projections) follow from the seed.
   torch::manual_seed(config_.seed);
-  ASSIGN_OR_RETURN(nets_, BuildNetworks(model));
+  ASSIGN_OR_RETURN(nets_, BuildNetworks(config_.model));
   RETURN_IF_ERROR(CatchTorch("preparing the networks", [&]() -> absl::Status {
     EfficientNetTrunkImpl& trunk = *nets_.D->feature_network->pretrained;
     if (!config_.feature_weights.empty()) {
@@ -196,7 +182,6 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
     nets_.G_ema->eval();
     return absl::OkStatus();
   }));
-
   Optimizers optimizers = MakeOptimizers(nets_, config_);
   g_opt_ = std::move(optimizers.g);
   d_opt_ = std::move(optimizers.d);
@@ -204,20 +189,22 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
     RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_,
                                  env_.group->world_size()));
   }
-  if (world > 1) {
-    // Every rank starts from rank 0's networks, the random projections and
-    // BatchNorm statistics included. (On resume all ranks loaded the same
-    // snapshot; this also makes them agree if it was rewritten meanwhile.)
-    std::vector<torch::Tensor> state;
-    for (torch::nn::Module* m :
-         {static_cast<torch::nn::Module*>(nets_.G.get()),
-          static_cast<torch::nn::Module*>(nets_.G_ema.get()),
-          static_cast<torch::nn::Module*>(nets_.D.get())}) {
-      for (auto& [key, tensor] : StateDict(*m)) state.push_back(tensor);
-    }
-    RETURN_IF_ERROR(env_.group->BroadcastFromRoot(state));
+  if (env_.group->world_size() == 1) return absl::OkStatus();
+  // Every rank starts from rank 0's networks, the random projections and
+  // BatchNorm statistics included. (On resume all ranks loaded the same
+  // snapshot; this also makes them agree if it was rewritten meanwhile.)
+  std::vector<torch::Tensor> state;
+  for (torch::nn::Module* m :
+       {static_cast<torch::nn::Module*>(nets_.G.get()),
+        static_cast<torch::nn::Module*>(nets_.G_ema.get()),
+        static_cast<torch::nn::Module*>(nets_.D.get())}) {
+    for (auto& [key, tensor] : StateDict(*m)) state.push_back(tensor);
   }
+  return env_.group->BroadcastFromRoot(state);
+}
 
+absl::Status Trainer::BuildStepAndLoader() {
+  const int world = env_.group->world_size();
   const BatchLayout layout{env_.group->rank(), world, config_.batch,
                            config_.BatchGpu(world)};
   StepOptions step_options;
@@ -225,7 +212,7 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   step_options.layout = layout;
   step_options.ema_kimg = config_.EmaKimg();
   step_options.ema_rampup = config_.ema_rampup;
-  if (model.conditional()) {
+  if (config_.model.conditional()) {
     std::vector<torch::Tensor> labels;
     for (int64_t i = 0; i < dataset_->size(); ++i)
       labels.push_back(dataset_->Label(i));
@@ -251,36 +238,40 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
   loader_options.num_threads = config_.workers;
   ASSIGN_OR_RETURN(loader_, DataLoader::Create(dataset_, std::move(sampler),
                                                loader_options));
+  return absl::OkStatus();
+}
 
-  if (run_dir_.empty() && is_rank0()) {
-    const std::string dataset_name = fs::path(config_.data).stem().string();
-    if (!env_.run_dir.empty()) {
-      std::error_code ec;
-      fs::create_directories(env_.run_dir, ec);
-      if (ec) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "run directory ", env_.run_dir, ": cannot create: ", ec.message()));
-      }
-      run_dir_ = env_.run_dir;
-    } else {
-      ASSIGN_OR_RETURN(
-          run_dir_,
-          CreateRunDir(config_.outdir,
-                       absl::StrFormat("%s-%s-gpus%d-batch%d", model.cfg,
-                                       dataset_name, world, config_.batch)));
+absl::Status Trainer::CreateRunDirectory() {
+  if (!env_.run_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(env_.run_dir, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "run directory ", env_.run_dir, ": cannot create: ", ec.message()));
     }
-    RETURN_IF_ERROR(WriteFileAtomically(
-        (fs::path(run_dir_) / "training_options.json").string(),
-        config_.ToJson().dump(2) + "\n"));
+    run_dir_ = env_.run_dir;
+  } else {
+    const std::string dataset_name = fs::path(config_.data).stem().string();
+    ASSIGN_OR_RETURN(
+        run_dir_,
+        CreateRunDir(config_.outdir,
+                     absl::StrFormat("%s-%s-gpus%d-batch%d", config_.model.cfg,
+                                     dataset_name, env_.group->world_size(),
+                                     config_.batch)));
   }
+  return WriteFileAtomically(
+      (fs::path(run_dir_) / "training_options.json").string(),
+      config_.ToJson().dump(2) + "\n");
+}
+
+absl::Status Trainer::PrepareEvaluation(c10::Device device) {
   ASSIGN_OR_RETURN(evaluator_, SnapshotEvaluator::Create(
                                    config_, nets_, dataset_, env_.group, device,
-                                   is_rank0() ? env_.log : nullptr));
-  if (evaluator_ != nullptr) {
-    RETURN_IF_ERROR(evaluator_->Prepare(is_rank0() ? run_dir_ : std::string(),
-                                        progress_.cur_nimg / 1000.0));
-  }
-  return absl::OkStatus();
+                                   is_rank0() ? env_.log : nullptr,
+                                   env_.fallback_stats_cache));
+  if (evaluator_ == nullptr) return absl::OkStatus();
+  return evaluator_->Prepare(is_rank0() ? run_dir_ : std::string(),
+                             progress_.cur_nimg / 1000.0);
 }
 
 void Trainer::Log(const std::string& line) {
@@ -347,8 +338,7 @@ absl::Status Trainer::Run(int64_t max_iterations) {
 }
 
 absl::StatusOr<bool> Trainer::AgreeOnStop() {
-  bool stop = stop_requested_.load() ||
-              (env_.stop_flag != nullptr && env_.stop_flag->load());
+  bool stop = env_.stop_flag != nullptr && env_.stop_flag->load();
   if (env_.group->world_size() == 1) return stop;
   // A signal reaches the ranks at different moments: all stop at the same
   // iteration, or the next collective would wait for the ones that left.
@@ -404,28 +394,31 @@ absl::Status Trainer::EndTick(bool done) {
   const double kimg = progress_.cur_nimg / 1000.0;
   const double eta = std::max(0.0, config_.kimg - kimg) * sec_per_kimg;
   const ProcessMemory memory = ReadProcessMemory();
-  nlohmann::json record = TickRecord(tick_stats_);
-  record.update({{"tick", progress_.cur_tick},
-                 {"kimg", kimg},
-                 {"iterations", progress_.batch_idx},
-                 {"sec_per_tick", tick_seconds},
-                 {"sec_per_kimg", sec_per_kimg},
-                 {"maintenance_sec", maintenance_seconds_},
-                 {"total_sec", progress_.training_seconds},
-                 {"eta_sec", eta},
-                 {"cpumem_gb", memory.resident_gb},
-                 {"cpumem_peak_gb", memory.peak_resident_gb},
-                 {"nonfinite_grads_total", progress_.nonfinite_grads},
-                 {"timestamp", std::time(nullptr)}});
+  config::TickReport report;
+  FillStepStats(tick_stats_, &report);
+  report.tick = progress_.cur_tick;
+  report.kimg = kimg;
+  report.iterations = progress_.batch_idx;
+  report.sec_per_tick = tick_seconds;
+  report.sec_per_kimg = sec_per_kimg;
+  report.maintenance_sec = maintenance_seconds_;
+  report.total_sec = progress_.training_seconds;
+  report.eta_sec = eta;
+  report.cpumem_gb = memory.resident_gb;
+  report.cpumem_peak_gb = memory.peak_resident_gb;
+  report.nonfinite_grads_total = progress_.nonfinite_grads;
+  report.timestamp = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   const Clock::time_point maintenance_start = Clock::now();
   const bool snapshot_due = done || progress_.cur_tick % config_.snap == 0;
   if (snapshot_due) RETURN_IF_ERROR(WriteSnapshot());
-  RETURN_IF_ERROR(Evaluate(snapshot_due, done, &record));
-  Log(FormatTickLine(record, config_.kimg));
+  RETURN_IF_ERROR(Evaluate(snapshot_due, done, &report));
+  Log(FormatTickLine(report, config_.kimg));
   if (is_rank0()) {
     std::ofstream((fs::path(run_dir_) / "stats.jsonl").string(), std::ios::app)
-        << record.dump() << "\n";
-    if (env_.observer != nullptr) env_.observer->OnTick(record);
+        << report.ToJson().dump() << "\n";
+    if (env_.observer != nullptr) env_.observer->OnTick(report);
   }
   progress_.cur_tick += 1;
   progress_.tick_start_nimg = progress_.cur_nimg;
@@ -436,7 +429,7 @@ absl::Status Trainer::EndTick(bool done) {
 }
 
 absl::Status Trainer::Evaluate(bool snapshot_written, bool done,
-                               nlohmann::json* record) {
+                               config::TickReport* report) {
   if (evaluator_ == nullptr) return absl::OkStatus();
   if (snapshot_written) {
     EvaluationPoint point;
@@ -449,8 +442,8 @@ absl::Status Trainer::Evaluate(bool snapshot_written, bool done,
   }
   ASSIGN_OR_RETURN(std::vector<Evaluation> finished, evaluator_->Poll(done));
   if (finished.empty()) return absl::OkStatus();
-  // The newest results go into the record; every one is in metric-*.jsonl.
-  record->update(finished.back().ToRecordFields());
+  // The newest results go into the report; every one is in metric-*.jsonl.
+  finished.back().AddTo(report);
   if (is_rank0()) {
     ApplyRetention(run_dir_, config_.keep_every_kimg,
                    evaluator_->best_snapshot());

@@ -3,20 +3,20 @@
 // reports progress, writes stats.jsonl, sample grids and snapshots. The
 // loop reads top to bottom in Run(). Gradient synchronisation and progress
 // reporting go through seams (ProcessGroup, TrainingObserver) so that
-// worker/ can run it under MPI, NCCL or a coordinator. Not thread-safe
-// except RequestStop().
+// worker/ can run it under MPI, NCCL or a coordinator. Not thread-safe.
 #ifndef PGAN_TRAINER_TRAINER_H_
 #define PGAN_TRAINER_TRAINER_H_
 
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/tick_report.h"
+#include "config/training_config.h"
 #include "trainer/adam.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
@@ -24,7 +24,6 @@
 #include "trainer/network_file.h"
 #include "trainer/process_group.h"
 #include "trainer/snapshot.h"
-#include "trainer/training_config.h"
 #include "trainer/training_step.h"
 
 namespace pgan::trainer {
@@ -33,11 +32,11 @@ namespace pgan::trainer {
 class TrainingObserver {
  public:
   virtual ~TrainingObserver() = default;
-  virtual void OnTick(const nlohmann::json& record) {}
+  virtual void OnTick(const config::TickReport& report) {}
   virtual void OnSnapshot(const std::string& snapshot_path,
                           const std::string& network_path,
                           const TrainProgress& progress) {}
-  // Quality metrics arrive in a tick record's "metrics" (see Evaluation).
+  // Quality metrics arrive in a tick report's `metrics` (see Evaluation).
 };
 
 struct TrainerEnvironment {
@@ -51,7 +50,31 @@ struct TrainerEnvironment {
   // numbered one under `outdir`: the coordinator names its jobs' run
   // directories. Ignored on resume. Optional.
   std::string run_dir;
+  // How the configuration's messages name its fields (the surface it came
+  // from: flags, a job file, a coordinator's job spec).
+  config::Surface surface = config::Surface::kFlags;
+  // Where dataset statistics are cached when the dataset's folder is
+  // read-only (StatisticsCache::InUserCache, from main's environment);
+  // empty: nowhere else.
+  std::string fallback_stats_cache;
 };
+
+// The configuration a run on `world_size` processes uses: `requested` for a
+// new run, or the snapshot's with what `requested` may change on resume
+// (config::MergeForResume); validated. What `pgan train --dry-run` prints.
+struct RunPlan {
+  config::TrainingConfig config;
+  std::string resume_path;  // The snapshot; empty for a new run.
+  TrainProgress progress;   // The snapshot's.
+};
+absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
+                                const std::string& resume, int world_size,
+                                config::Surface surface);
+// Prints the plan of a run on `world_size` processes (its configuration as
+// JSON) and trains nothing: `--dry-run`, as the reference's train.py has.
+absl::Status DryRun(const config::TrainingConfig& requested,
+                    const std::string& resume, int world_size,
+                    config::Surface surface, std::ostream& out);
 
 // The reference's optimisers: Adam(betas (0, 0.99)) for G at glr, and for
 // the mini discriminators at dlr, with lr * 16/17 and beta2^(16/17) when
@@ -59,16 +82,17 @@ struct TrainerEnvironment {
 struct Optimizers {
   std::unique_ptr<Adam> g, d;
 };
-Optimizers MakeOptimizers(Networks& networks, const TrainingConfig& config);
+Optimizers MakeOptimizers(Networks& networks,
+                          const config::TrainingConfig& config);
 
 class Trainer {
  public:
-  // `resume`: empty for a new run, else "latest", a run directory or a
-  // snapshot file (see ResolveResume). On resume the snapshot's config is
-  // used; `config` may only change kimg, tick, snap, workers, threads and
-  // device (anything else is an error naming the option).
+  // `resume`: empty for a new run, else "latest", "auto", a run directory
+  // or a snapshot file (see ResolveResume). On resume the snapshot's config
+  // is used with what `config` may change (PlanRun; each option's rule is
+  // in config/option_table.cc).
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
-      const TrainingConfig& config, const std::string& resume,
+      const config::TrainingConfig& config, const std::string& resume,
       TrainerEnvironment env);
 
   // Trains until `kimg` is reached or a stop is requested, then writes a
@@ -76,26 +100,33 @@ class Trainer {
   // of this session (tests, benchmarks) without a final snapshot.
   absl::Status Run(int64_t max_iterations = 0);
 
-  // Makes Run() stop at the next iteration boundary (signal-safe).
-  void RequestStop() { stop_requested_.store(true); }
-
   // Writes a snapshot (and its exported network file) now.
   absl::Status WriteSnapshot();
 
   const std::string& run_dir() const { return run_dir_; }
-  const TrainingConfig& config() const { return config_; }
+  const config::TrainingConfig& config() const { return config_; }
   const TrainProgress& progress() const { return progress_; }
   Networks& networks() { return nets_; }
 
  private:
   Trainer() = default;
   absl::Status Setup(const std::string& resume_path);
+  absl::StatusOr<c10::Device> PickDevice() const;
+  // Opens the dataset, checks it against the model and takes its classes.
+  absl::Status OpenDataset();
+  // From the seed, or the snapshot at `resume_path`; rank 0's on every rank.
+  absl::Status BuildNetworksAndOptimizers(c10::Device device,
+                                          const std::string& resume_path);
+  absl::Status BuildStepAndLoader();
+  // Rank 0 of a new run: the run directory and training_options.json.
+  absl::Status CreateRunDirectory();
+  absl::Status PrepareEvaluation(c10::Device device);
   absl::Status EndTick(bool done);
   // Metrics of the snapshot just written (at once, or started in the
   // background) and those that finished since: their fields go into the
   // tick `record`.
   absl::Status Evaluate(bool snapshot_written, bool done,
-                        nlohmann::json* record);
+                        config::TickReport* report);
   // Whether any rank was asked to stop (all ranks get the same answer).
   absl::StatusOr<bool> AgreeOnStop();
   // Fails when the ranks' parameters are no longer bit-identical.
@@ -103,7 +134,7 @@ class Trainer {
   bool is_rank0() const { return env_.group->rank() == 0; }
   void Log(const std::string& line);
 
-  TrainingConfig config_;
+  config::TrainingConfig config_;
   TrainerEnvironment env_;
   Networks nets_;
   std::unique_ptr<Adam> g_opt_, d_opt_;
@@ -113,7 +144,6 @@ class Trainer {
   std::unique_ptr<SnapshotEvaluator> evaluator_;  // Null without --metrics.
   TrainProgress progress_;
   std::string run_dir_;
-  std::atomic<bool> stop_requested_{false};
 
   // Tick bookkeeping.
   StepStats tick_stats_;

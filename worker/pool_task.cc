@@ -81,10 +81,13 @@ absl::Status RunAssignment(CoordinatorClient& client, Reporter& reporter,
              absl::Trunc(absl::Now() - met, absl::Milliseconds(1)))
       << ")" << std::endl;
 
-  JobSpec job = JobSpecFromProto(assignment.spec());
-  job.comm.timeout = options.comm_timeout;
+  // The fields a job spec leaves to the pool (config/fields.h,
+  // supplied_by_service) come from the assignment and this worker.
+  ASSIGN_OR_RETURN(JobSpec job, JobSpecFromProto(assignment.spec()));
+  job.training.comm_timeout = absl::ToDoubleSeconds(options.comm_timeout);
   job.resume = assignment.resume_snapshot();
   job.run_dir = assignment.run_dir();
+  job.fallback_stats_cache = options.fallback_stats_cache;
   job.training.outdir =
       std::filesystem::path(assignment.run_dir()).parent_path().string();
   if (job.training.threads == 0) job.training.threads = options.cpu_slots;

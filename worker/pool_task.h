@@ -32,6 +32,9 @@ struct PoolTaskOptions {
   // Where progress goes for the agent's heartbeats: two int64 (iterations,
   // images) per tick; -1 for none.
   int progress_fd = -1;
+  // Where dataset statistics are cached when the dataset's folder is
+  // read-only (from the environment, read in main).
+  std::string fallback_stats_cache;
 };
 
 // Runs the assignment to its end and reports the exit (also returned):

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
+#include "config/config_proto.h"
 
 namespace pgan::worker {
 namespace {
@@ -96,37 +96,13 @@ void ReportingObserver::Address(Request* request) const {
   request->set_generation(generation_);
 }
 
-void ReportingObserver::OnTick(const nlohmann::json& record) {
+void ReportingObserver::OnTick(const config::TickReport& report) {
   pgan::v1::ReportTickRequest request;
   Address(&request);
-  pgan::v1::TickRecord& tick = *request.mutable_tick();
-  tick.set_tick(record.value("tick", int64_t{0}));
-  tick.set_kimg(record.value("kimg", 0.0));
-  tick.set_sec_per_kimg(record.value("sec_per_kimg", 0.0));
-  tick.set_loss_g(record.value("loss_g", 0.0));
-  tick.set_loss_d(record.value("loss_d", 0.0));
-  tick.set_sign_fake(record.value("signs_fake", 0.0));
-  tick.set_sign_real(record.value("signs_real", 0.0));
-  tick.set_nonfinite_grads(record.value("nonfinite_grads", int64_t{0}));
-  *tick.mutable_time() = Now();
-  if (record.contains("metrics")) {
-    // In the job's order: the first is the one "best" goes by (the JSON
-    // object itself is sorted by name).
-    const nlohmann::json& values = record["metrics"];
-    for (const auto& name :
-         record.value("metrics_order", nlohmann::json::array())) {
-      const auto it = values.find(name.get<std::string>());
-      if (it == values.end()) continue;
-      pgan::v1::MetricValue& m = *tick.add_metrics();
-      m.set_metric(name.get<std::string>());
-      m.set_value(it->get<double>());
-    }
-    tick.set_metrics_kimg(record.value("metrics_kimg", 0.0));
-    tick.set_convergence(record.value("convergence", ""));
-  }
+  *request.mutable_tick() = config::ToProto(report);
   reporter_->Add(std::move(request));
-  iteration_.store(record.value("iterations", int64_t{0}));
-  cur_nimg_.store(static_cast<int64_t>(record.value("kimg", 0.0) * 1000 + 0.5));
+  iteration_.store(report.iterations);
+  cur_nimg_.store(static_cast<int64_t>(report.kimg * 1000 + 0.5));
   if (progress_fd_ >= 0) {
     const int64_t progress[2] = {iteration_.load(), cur_nimg_.load()};
     // The agent reads whole records; a full pipe only skips one.

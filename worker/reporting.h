@@ -59,7 +59,7 @@ class ReportingObserver final : public trainer::TrainingObserver {
                     std::string job_id, int64_t generation,
                     int progress_fd = -1);
 
-  void OnTick(const nlohmann::json& record) override;
+  void OnTick(const config::TickReport& report) override;
   void OnSnapshot(const std::string& snapshot_path,
                   const std::string& network_path,
                   const trainer::TrainProgress& progress) override;

@@ -12,22 +12,23 @@ namespace pgan::worker {
 
 absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
     const JobSpec& job, bool under_mpi) {
-  comm::CommConfig config = job.comm;
+  comm::CommConfig config = job.Comm();
+  const std::string& backend = job.training.backend;
   if (!under_mpi) {
-    if (job.backend == "nccl" || job.backend == "mpi") {
+    if (backend == "nccl" || backend == "mpi") {
       return absl::FailedPreconditionError(
-          absl::StrCat("backend \"", job.backend,
+          absl::StrCat("backend \"", backend,
                        "\" needs the processes started by mpirun"));
     }
     config.backend = comm::Backend::kLocal;
     return comm::CreateCommunicator(config);
   }
   const bool gpus = torch::cuda::is_available();
-  config.backend = job.backend == "nccl" || (job.backend == "auto" && gpus)
+  config.backend = backend == "nccl" || (backend == "auto" && gpus)
                        ? comm::Backend::kNccl
                        : comm::Backend::kMpi;
   auto communicator = comm::CreateCommunicator(config);
-  if (!communicator.ok() && job.backend == "auto" &&
+  if (!communicator.ok() && backend == "auto" &&
       config.backend == comm::Backend::kNccl) {
     // GPUs, but no NCCL in this build: MPI on host buffers still works.
     config.backend = comm::Backend::kMpi;
@@ -39,13 +40,15 @@ absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
 absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
                     const std::atomic<bool>* stop, std::ostream& log,
                     trainer::TrainingObserver* observer) {
-  CommProcessGroup group(&comm, job.sync);
+  CommProcessGroup group(&comm, job.Sync());
   trainer::TrainerEnvironment env;
   env.group = &group;
   env.log = comm.rank() == 0 ? &log : nullptr;
   env.stop_flag = stop;
   env.observer = observer;
   env.run_dir = job.run_dir;
+  env.surface = job.surface;
+  env.fallback_stats_cache = job.fallback_stats_cache;
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> run,
                    trainer::Trainer::Create(job.training, job.resume, env));

@@ -25,6 +25,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
+#include "trainer/spectral_norm.h"
+#include "trainer/stats_cache.h"
+#include "trainer/trainer.h"
 #include "worker/attached_job.h"
 #include "worker/coordinator_client.h"
 #include "worker/job_proto.h"
@@ -72,13 +75,30 @@ bool ReadToken(const std::string& file, std::string* token) {
 // gang to it as one job of the token's user.
 int RunMpiJob(const std::string& job_path, const std::string& resume,
               const pgan::rpc::ChannelOptions& channel,
-              const std::string& token_file) {
+              const std::string& token_file, bool dry_run) {
   auto job = pgan::worker::ReadJobFile(job_path);
   if (!job.ok()) {
     std::cerr << "pgan-worker: " << job.status().message() << "\n";
     return 2;
   }
   if (!resume.empty()) job->resume = resume;
+  job->fallback_stats_cache = pgan::trainer::StatisticsCache::InUserCache(
+      std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"));
+  if (dry_run) {
+    // The launcher's world size, without starting the communicator.
+    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (rank != nullptr && std::string(rank) != "0") return 0;
+    const absl::Status status = pgan::trainer::DryRun(
+        job->training, job->resume, size != nullptr ? std::atoi(size) : 1,
+        job->surface, std::cout);
+    if (!status.ok()) {
+      std::cerr << "pgan-worker: " << job_path << ": " << status.message()
+                << "\n";
+      return 2;
+    }
+    return 0;
+  }
   auto comm = pgan::worker::MakeJobCommunicator(*job, UnderMpiLauncher());
   if (!comm.ok()) {
     std::cerr << "pgan-worker: " << comm.status().message() << "\n";
@@ -212,10 +232,17 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", channel.tls_cert,
                  "PEM client certificate (mutual TLS)");
   app.add_option("--tls-key", channel.tls_key, "PEM key of --tls-cert");
+  bool dry_run = false;
+  app.add_flag("-n,--dry-run", dry_run,
+               "With --job: print the job's validated training options and "
+               "exit");
   app.add_option("--task", task, "(internal) run one assignment from stdin")
       ->group("");
   app.add_option("--progress-fd", progress_fd, "(internal)")->group("");
   CLI11_PARSE(app, argc, argv);
+  if (std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr) {
+    pgan::trainer::FreezeSpectralNormForTesting(true);
+  }
 
   if (!task.empty() || !channel.address.empty()) {
     std::signal(SIGINT, HandleStop);
@@ -234,10 +261,12 @@ int main(int argc, char** argv) {
     options.cpu_slots = agent.cpu_slots;
     options.comm_timeout = absl::Seconds(comm_timeout_s);
     options.progress_fd = progress_fd;
+    options.fallback_stats_cache = pgan::trainer::StatisticsCache::InUserCache(
+        std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"));
     return RunTask(channel, options);
   }
   if (!job_path.empty()) {
-    return RunMpiJob(job_path, resume, channel, token_file);
+    return RunMpiJob(job_path, resume, channel, token_file, dry_run);
   }
   if (!channel.address.empty()) {
     if (!ReadToken(token_file, &agent.token)) {

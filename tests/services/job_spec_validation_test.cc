@@ -75,7 +75,8 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        [](pgan::v1::JobSpec& s) {
          s.mutable_resources()->set_gpus_per_worker(8);
        }},
-      {"training: required", [](pgan::v1::JobSpec& s) { s.clear_training(); }},
+      {"training.data: a dataset is required",
+       [](pgan::v1::JobSpec& s) { s.clear_training(); }},
       {"training.model.cfg: expected \"fastgan\"",
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->mutable_model()->set_cfg("stylegan");
@@ -86,9 +87,10 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        }},
       {"training.data: a dataset is required",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->clear_data(); }},
-      {"training.batch: 30 is not divisible by resources.workers (4)",
+      {"training.batch: 30 is not divisible by the number of processes (4)",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_batch(30); }},
-      {"training.batch_gpu: the batch per worker (16) is not divisible by 5",
+      {"training.batch_gpu: the batch per process (16 = training.batch 64 / 4 "
+       "processes) is not divisible by training.batch_gpu 5",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_batch_gpu(5); }},
       {"training.kimg: expected a number above 0",
        [](pgan::v1::JobSpec& s) {
@@ -99,15 +101,15 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_kimg(-1); }},
       {"training.glr: expected a number above 0",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_glr(0); }},
-      {"training.seed: must be below 2^32",
+      {"training.seed: expected an integer below 2^32",
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->set_seed(uint64_t{1} << 40);
        }},
-      {"training.threads: expected 0 to 1024",
+      {"training.threads: expected an integer from 0 to 1024",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_threads(-2); }},
-      {"training.grid_width: expected 0 to 64",
+      {"training.grid_width: expected an integer from 0 to 64",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_grid_width(65); }},
-      {"training.grid_height: expected 0 to 64",
+      {"training.grid_height: expected an integer from 0 to 64",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_grid_height(-1); }},
       {"priority: expected 0 to 100, got 1000",
        [](pgan::v1::JobSpec& s) { s.set_priority(1000); }},
@@ -157,6 +159,21 @@ TEST_F(JobSpecValidationTest, DatasetOutsideTheDataRootsIsRejected) {
   spec = Good();
   spec.set_output_dir(dir_.file("data") + "/runs");
   EXPECT_EQ(Error(spec).rfind("output_dir: ", 0), 0u) << Error(spec);
+  // Every path of the option table: weights under a data root, the
+  // statistics cache under a data or an output root.
+  spec = Good();
+  spec.mutable_training()->set_feature_weights("/etc/shadow");
+  EXPECT_EQ(Error(spec).rfind("training.feature_weights: /etc/shadow", 0), 0u)
+      << Error(spec);
+  spec = Good();
+  spec.mutable_training()->set_inception(dir_.file("out") + "/i.pth");
+  EXPECT_EQ(Error(spec).rfind("training.inception: ", 0), 0u) << Error(spec);
+  spec = Good();
+  spec.mutable_training()->set_metrics_cache(dir_.file("out") + "/stats");
+  EXPECT_TRUE(ValidateJobSpec(spec, roots_).ok());
+  spec.mutable_training()->set_metrics_cache("/tmp/stats");
+  EXPECT_EQ(Error(spec).rfind("training.metrics_cache: ", 0), 0u)
+      << Error(spec);
 }
 
 }  // namespace

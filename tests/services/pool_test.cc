@@ -279,7 +279,8 @@ TEST_F(PoolTest, AKilledWorkerRestartsTheJobFromItsLatestSnapshot) {
   EXPECT_TRUE(resumed) << "expected a resume of " << latest.path();
   double first_after = -1;
   for (const pgan::v1::TickRecord& t : RecordedTicks(id)) {
-    if (absl::FromUnixSeconds(t.time().seconds()) > killed + absl::Seconds(1)) {
+    if (t.timestamp() >
+        absl::ToDoubleSeconds(killed - absl::UnixEpoch()) + 1.0) {
       first_after = t.kimg();
       break;
     }

@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "common/image_io.h"
-#include "common/safetensors.h"
 #include "common/npy.h"
 #include "common/numpy_random.h"
+#include "common/safetensors.h"
 #include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
@@ -58,7 +58,7 @@ TEST(PganCliTest, SummaryTableWarnsAboutRandomFeatures) {
 class PganNetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    trainer::ModelConfig config;
+    config::ModelConfig config;
     config.cfg = "fastgan";
     config.resolution = 32;
     config.ngf = 8;

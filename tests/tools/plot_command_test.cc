@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "common/image_io.h"
@@ -22,15 +24,24 @@ namespace fs = std::filesystem;
 using ::pgan::testing::TestDir;
 using ::testing::HasSubstr;
 
+// A stats.jsonl line as the trainer writes it.
 std::string TickLine(int tick, double kimg, double loss_g, double loss_d,
                      double fake, double real) {
-  return absl::StrFormat(
-      "{\"tick\": %d, \"kimg\": %g, \"iterations\": %d, \"loss_g\": %g, "
-      "\"loss_d\": %g, \"scores_fake\": -0.1, \"signs_fake\": %g, "
-      "\"scores_real\": 0.2, \"signs_real\": %g, \"sec_per_kimg\": 12.5, "
-      "\"total_sec\": %g, \"timestamp\": %d, \"cpumem_gb\": 1.5}\n",
-      tick, kimg, tick * 10, loss_g, loss_d, fake, real, kimg * 12.5,
-      1764300000 + tick);
+  config::TickReport r;
+  r.tick = tick;
+  r.kimg = kimg;
+  r.iterations = tick * 10;
+  r.loss_g = loss_g;
+  r.loss_d = loss_d;
+  r.score_fake = -0.1;
+  r.sign_fake = fake;
+  r.score_real = 0.2;
+  r.sign_real = real;
+  r.sec_per_kimg = 12.5;
+  r.total_sec = kimg * 12.5;
+  r.timestamp = 1764300000 + tick;
+  r.cpumem_gb = 1.5;
+  return r.ToJson().dump() + "\n";
 }
 
 std::string MetricLine(const std::string& metric, double kimg, double value) {
@@ -88,8 +99,8 @@ TEST(ReadRunCurvesTest, KeepsTheLastRecordPerTickAndKimg) {
   EXPECT_EQ(curves->ticks[1].loss_g, 1.5);  // Before the resume point.
   EXPECT_EQ(curves->ticks[2].loss_g, 1.1);  // Replaced after the resume.
   EXPECT_EQ(curves->ticks[2].loss_d, 0.6);
-  EXPECT_EQ(curves->ticks[3].signs_fake, -0.65);
-  EXPECT_EQ(curves->ticks[3].signs_real, 0.75);
+  EXPECT_EQ(curves->ticks[3].sign_fake, -0.65);
+  EXPECT_EQ(curves->ticks[3].sign_real, 0.75);
   EXPECT_EQ(curves->ticks[4].sec_per_kimg, 12.5);
   EXPECT_EQ(curves->ticks[4].total_sec, 200);
   EXPECT_EQ(curves->ticks[4].timestamp, 1764300004);
@@ -115,7 +126,7 @@ TEST(ReadRunCurvesTest, NonFiniteValuesReadAsNaN) {
   // nlohmann::json writes NaN as null; Python's json writes NaN.
   Write(dir, "stats.jsonl",
         "{\"tick\": 0, \"kimg\": 0, \"loss_g\": null, \"loss_d\": 1, "
-        "\"signs_fake\": 0, \"signs_real\": 0}\n");
+        "\"sign_fake\": 0, \"sign_real\": 0}\n");
   Write(dir, "metric-fid50k_full.jsonl",
         "{\"results\": {\"fid50k_full\": NaN}, \"metric\": \"fid50k_full\", "
         "\"snapshot_pkl\": \"network-snapshot-000040.pkl\", \"note\": "
@@ -126,7 +137,7 @@ TEST(ReadRunCurvesTest, NonFiniteValuesReadAsNaN) {
   ASSERT_EQ(curves->ticks.size(), 1u);
   EXPECT_TRUE(std::isnan(curves->ticks[0].loss_g));
   EXPECT_EQ(curves->ticks[0].loss_d, 1);
-  EXPECT_TRUE(std::isnan(curves->ticks[0].total_sec));  // Absent.
+  EXPECT_EQ(curves->ticks[0].total_sec, 0);  // Absent: zero.
   ASSERT_EQ(curves->metrics.size(), 1u);
   ASSERT_EQ(curves->metrics[0].points.size(), 2u);
   // The reference's records have no kimg: it comes from the snapshot name.
@@ -170,7 +181,7 @@ TEST(ReadRunCurvesTest, ErrorsNameTheFileAndLine) {
 
   s = ReadError("stats.jsonl", good +
                                    "{\"tick\": 1, \"kimg\": 4, \"loss_g\": 1, "
-                                   "\"signs_fake\": 0, \"signs_real\": 0}\n");
+                                   "\"sign_fake\": 0, \"sign_real\": 0}\n");
   EXPECT_THAT(s.message(), HasSubstr("stats.jsonl:2: no \"loss_d\""));
 
   s = ReadError("stats.jsonl", "\n\n" + good + "[1, 2]\n");
@@ -178,9 +189,9 @@ TEST(ReadRunCurvesTest, ErrorsNameTheFileAndLine) {
 
   s = ReadError("stats.jsonl",
                 "{\"tick\": 0, \"kimg\": \"four\", \"loss_g\": 1, "
-                "\"loss_d\": 1, \"signs_fake\": 0, \"signs_real\": 0}\n");
+                "\"loss_d\": 1, \"sign_fake\": 0, \"sign_real\": 0}\n");
   EXPECT_THAT(s.message(),
-              HasSubstr("stats.jsonl:1: \"kimg\" is not a number"));
+              HasSubstr("stats.jsonl:1: field \"kimg\" must be a number"));
 
   s = ReadError("stats.jsonl", "{\"kimg\": 0}\n");
   EXPECT_THAT(s.message(), HasSubstr("stats.jsonl:1: no \"tick\""));
@@ -289,13 +300,13 @@ TEST(RenderRunCurvesPngTest, CurvesFromElsewhere) {
   RunCurves curves;
   curves.name = "job-1";
   for (int i = 0; i < 10; ++i) {
-    TickPoint t;
+    config::TickReport t;
     t.tick = i;
     t.kimg = i * 2.0;
     t.loss_g = 1.0 / (i + 1);
     t.loss_d = i == 5 ? std::nan("") : 0.5;
-    t.signs_fake = -0.1 * i;
-    t.signs_real = 0.1 * i;
+    t.sign_fake = -0.1 * i;
+    t.sign_real = 0.1 * i;
     curves.ticks.push_back(t);
   }
   const plot::Chart chart = RunCurvesChart(curves, 800, 600);

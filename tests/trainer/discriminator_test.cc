@@ -10,8 +10,8 @@
 namespace pgan::trainer {
 namespace {
 
-ModelConfig Config(int res, int c_dim = 0) {
-  ModelConfig config;
+config::ModelConfig Config(int res, int c_dim = 0) {
+  config::ModelConfig config;
   config.resolution = res;
   config.c_dim = c_dim;
   return config;

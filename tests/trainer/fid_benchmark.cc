@@ -86,7 +86,7 @@ int Run(int argc, char** argv) {
     options.gray_to_rgb = true;
     std::shared_ptr<const tr::ImageDataset> dataset =
         std::move(*tr::ImageDataset::Open(data, options));
-    tr::ModelConfig model;
+    pgan::config::ModelConfig model;
     model.cfg = "fastgan";
     model.resolution = res;
     auto nets = tr::BuildNetworks(model, tr::kPartGEma | tr::kPartD);

@@ -9,8 +9,8 @@
 namespace pgan::trainer {
 namespace {
 
-ModelConfig Config(const std::string& cfg, int res, int ngf = 128, int c_dim = 0) {
-  ModelConfig config;
+config::ModelConfig Config(const std::string& cfg, int res, int ngf = 128, int c_dim = 0) {
+  config::ModelConfig config;
   config.cfg = cfg;
   config.resolution = res;
   config.ngf = ngf;

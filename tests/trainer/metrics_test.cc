@@ -24,42 +24,6 @@ namespace {
 using ::pgan::testing::TestDir;
 using ::pgan::testing::WriteRandomImageFolder;
 
-TEST(MetricNamesTest, ParsesReferenceNames) {
-  auto fid = ParseMetric("fid50k_full");
-  ASSERT_TRUE(fid.ok()) << fid.status();
-  EXPECT_EQ(fid->kind, MetricKind::kFid);
-  EXPECT_EQ(fid->num_fakes, 50000);
-  auto fd = ParseMetric("fd64_full");
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  EXPECT_EQ(fd->kind, MetricKind::kFd);
-  EXPECT_EQ(fd->num_fakes, 64);
-  for (const char* bad : {"fid", "fid50k", "is50k", "fid1_full", "fidk_full",
-                          "fid-5k_full", "fid2000k_full", "fd12x_full"}) {
-    EXPECT_FALSE(ParseMetric(bad).ok()) << bad;
-  }
-}
-
-TEST(MetricNamesTest, WithoutInceptionFidIsNamedForTheFeatureNetwork) {
-  auto specs =
-      ResolveMetrics({"fid2k_full", "fd100_full"}, false, "efficientnet_lite0");
-  ASSERT_TRUE(specs.ok()) << specs.status();
-  EXPECT_EQ((*specs)[0].name, "fd2k_full_efficientnet_lite0");
-  EXPECT_EQ((*specs)[0].kind, MetricKind::kFd);
-  EXPECT_EQ((*specs)[1].name, "fd100_full_efficientnet_lite0");
-  auto with = ResolveMetrics({"fid50k_full", "kid50k_full"}, true,
-                             "efficientnet_lite0");
-  ASSERT_TRUE(with.ok()) << with.status();
-  EXPECT_EQ((*with)[0].name, "fid50k_full");
-  EXPECT_EQ((*with)[1].name, "kid50k_full");
-  auto kid = ResolveMetrics({"kid50k_full"}, false, "efficientnet_lite0");
-  EXPECT_FALSE(kid.ok());
-  EXPECT_NE(kid.status().message().find("--inception"), std::string::npos);
-  // fid2k without Inception is fd2k: asking for both is asking twice.
-  EXPECT_FALSE(
-      ResolveMetrics({"fid2k_full", "fd2k_full"}, false, "efficientnet_lite0")
-          .ok());
-}
-
 TEST(ConvergenceWatchTest, ReportsPlateauAndCollapse) {
   ConvergenceWatch watch(/*patience=*/2, /*collapse_ratio=*/2.0);
   EXPECT_EQ(watch.Observe(100), "");
@@ -216,7 +180,7 @@ class EvaluatorTest : public ::testing::Test {
     auto dataset = ImageDataset::Open(dir_.file("data"), options);
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     dataset_ = std::move(*dataset);
-    ModelConfig model;
+    config::ModelConfig model;
     model.cfg = "fastgan_lite";
     model.resolution = 32;
     model.ngf = 8;  // Small and fast: the metrics do not care.

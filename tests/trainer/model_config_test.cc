@@ -1,4 +1,4 @@
-#include "trainer/model_config.h"
+#include "trainer/model_geometry.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,7 +8,7 @@ namespace pgan::trainer {
 namespace {
 
 TEST(ModelConfigTest, DefaultsAreTheReferenceConfiguration) {
-  const ModelConfig config;
+  const config::ModelConfig config;
   EXPECT_TRUE(config.Validate().ok());
   EXPECT_EQ(config.cfg, "fastgan");
   EXPECT_EQ(config.z_dim, 256);
@@ -22,23 +22,23 @@ TEST(ModelConfigTest, DefaultsAreTheReferenceConfiguration) {
 
 TEST(ModelConfigTest, ValidateNamesTheBadField) {
   struct Case {
-    void (*mutate)(ModelConfig&);
+    void (*mutate)(config::ModelConfig&);
     const char* field;
   };
   const Case cases[] = {
-      {[](ModelConfig& c) { c.cfg = "stylegan2"; }, "cfg"},
-      {[](ModelConfig& c) { c.resolution = 48; }, "resolution"},
-      {[](ModelConfig& c) { c.resolution = 16; }, "resolution"},
-      {[](ModelConfig& c) { c.resolution = 2048; }, "resolution"},
-      {[](ModelConfig& c) { c.ngf = 4; }, "ngf"},
-      {[](ModelConfig& c) { c.img_channels = 1; }, "img_channels"},
-      {[](ModelConfig& c) { c.c_dim = 1001; }, "c_dim"},
-      {[](ModelConfig& c) { c.feature_network = "resnet50"; }, "feature_network"},
-      {[](ModelConfig& c) { c.proj_type = 3; }, "proj_type"},
-      {[](ModelConfig& c) { c.num_discs = 5; }, "num_discs"},
+      {[](config::ModelConfig& c) { c.cfg = "stylegan2"; }, "cfg"},
+      {[](config::ModelConfig& c) { c.resolution = 48; }, "resolution"},
+      {[](config::ModelConfig& c) { c.resolution = 16; }, "resolution"},
+      {[](config::ModelConfig& c) { c.resolution = 2048; }, "resolution"},
+      {[](config::ModelConfig& c) { c.ngf = 4; }, "ngf"},
+      {[](config::ModelConfig& c) { c.img_channels = 1; }, "img_channels"},
+      {[](config::ModelConfig& c) { c.c_dim = 1001; }, "c_dim"},
+      {[](config::ModelConfig& c) { c.feature_network = "resnet50"; }, "feature_network"},
+      {[](config::ModelConfig& c) { c.proj_type = 3; }, "proj_type"},
+      {[](config::ModelConfig& c) { c.num_discs = 5; }, "num_discs"},
   };
   for (const Case& c : cases) {
-    ModelConfig config;
+    config::ModelConfig config;
     c.mutate(config);
     const absl::Status status = config.Validate();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
@@ -47,31 +47,31 @@ TEST(ModelConfigTest, ValidateNamesTheBadField) {
 }
 
 TEST(ModelConfigTest, JsonRoundTripAndMissingKeys) {
-  ModelConfig config;
+  config::ModelConfig config;
   config.cfg = "fastgan_lite";
   config.resolution = 64;
   config.c_dim = 10;
   config.feature_network = "tf_efficientnet_lite1";
-  auto parsed = ModelConfig::FromJson(config.ToJson(), "net.safetensors");
+  auto parsed = config::ModelConfig::FromJson(config.ToJson(), "net.safetensors");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->ToJson(), config.ToJson());
 
   nlohmann::json json = config.ToJson();
   json.erase("ngf");
-  auto missing = ModelConfig::FromJson(json, "net.safetensors");
+  auto missing = config::ModelConfig::FromJson(json, "net.safetensors");
   EXPECT_NE(missing.status().message().find("\"ngf\""), std::string::npos);
   EXPECT_NE(missing.status().message().find("net.safetensors"), std::string::npos);
 
   json = config.ToJson();
   json["resolution"] = "64";
-  EXPECT_FALSE(ModelConfig::FromJson(json, "f").ok());
+  EXPECT_FALSE(config::ModelConfig::FromJson(json, "f").ok());
   json = config.ToJson();
   json["resolution"] = 100;
-  EXPECT_FALSE(ModelConfig::FromJson(json, "f").ok());
+  EXPECT_FALSE(config::ModelConfig::FromJson(json, "f").ok());
 }
 
 TEST(ModelConfigTest, LogitsPerImageFollowTheReferenceGeometry) {
-  ModelConfig config;
+  config::ModelConfig config;
   const std::pair<int, int> expected[] = {
       {32, 64}, {64, 64}, {128, 64}, {256, 100}, {512, 676}, {1024, 3364}};
   for (const auto& [res, logits] : expected) {
@@ -81,10 +81,10 @@ TEST(ModelConfigTest, LogitsPerImageFollowTheReferenceGeometry) {
 }
 
 TEST(ModelConfigTest, ProjectorGeometryForTheDefaults) {
-  const ProjectorGeometry g = ComputeProjectorGeometry(ModelConfig());
+  const ProjectorGeometry g = ComputeProjectorGeometry(config::ModelConfig());
   EXPECT_EQ(g.channels, (std::array<int, 4>{64, 64, 128, 256}));
   EXPECT_EQ(g.resolutions, (std::array<int, 4>{128, 64, 32, 16}));
-  ModelConfig ccm;
+  config::ModelConfig ccm;
   ccm.proj_type = 1;
   const ProjectorGeometry g1 = ComputeProjectorGeometry(ccm);
   EXPECT_EQ(g1.channels, (std::array<int, 4>{64, 128, 256, 512}));

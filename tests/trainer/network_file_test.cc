@@ -14,8 +14,8 @@ namespace {
 
 using ::pgan::testing::TestDir;
 
-ModelConfig SmallConfig() {
-  ModelConfig config;
+config::ModelConfig SmallConfig() {
+  config::ModelConfig config;
   config.cfg = "fastgan_lite";
   config.resolution = 32;
   config.ngf = 8;

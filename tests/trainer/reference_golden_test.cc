@@ -31,11 +31,11 @@
 
 #include <gtest/gtest.h>
 
+#include "config/model_config.h"
 #include "trainer/diffaug.h"
 #include "trainer/discriminator.h"
 #include "trainer/generator.h"
 #include "trainer/loss.h"
-#include "trainer/model_config.h"
 #include "trainer/state_dict.h"
 
 #ifndef PGAN_TESTDATA_DIR
@@ -223,11 +223,11 @@ void FillDeterministic(torch::nn::Module& module, const json& network) {
   }
 }
 
-ModelConfig NetworkConfig(const json& network) {
-  absl::StatusOr<ModelConfig> config =
-      ModelConfig::FromJson(network.at("config"), "reference_golden.json");
+config::ModelConfig NetworkConfig(const json& network) {
+  absl::StatusOr<config::ModelConfig> config =
+      config::ModelConfig::FromJson(network.at("config"), "reference_golden.json");
   EXPECT_TRUE(config.ok()) << config.status();
-  return config.ok() ? *config : ModelConfig();
+  return config.ok() ? *config : config::ModelConfig();
 }
 
 const json& Network(const json& test_case) {

@@ -82,7 +82,7 @@ TEST(SampleKeyTest, DependsOnEveryPart) {
 
 TEST(SnapshotTest, SaveThenLoadRestoresNetworksOptimisersAndProgress) {
   TestDir dir;
-  TrainingConfig config;
+  config::TrainingConfig config;
   config.model.cfg = "fastgan_lite";
   config.model.resolution = 32;
   config.model.ngf = 8;

@@ -253,7 +253,7 @@ TEST_F(DistributedTrainingTest, WorkerRunsAJobFile) {
                        R"( "batch": 4, "batch_gpu": 2, "kimg": 0.004,)"
                        R"( "tick": 0.004, "grid_width": 2, "grid_height": 1,)"
                        R"( "device": "cpu", "threads": 1, "workers": 1,)"
-                       R"( "comm_timeout_s": 30})"))
+                       R"( "comm_timeout": 30})"))
           .ok());
   const std::string mpirun =
       absl::StrCat(PGAN_MPIEXEC, " --allow-run-as-root --oversubscribe -np 2 ");

@@ -148,8 +148,8 @@ TEST(JobProtoTest, UnsetFieldsKeepTheDefaultsOfPganTrain) {
   spec.mutable_training()->mutable_model()->set_resolution(32);
   spec.mutable_training()->set_batch(8);
   spec.mutable_training()->set_kimg(2);
-  const JobSpec job = JobSpecFromProto(spec);
-  const trainer::TrainingConfig defaults;
+  const JobSpec job = JobSpecFromProto(spec).value();
+  const config::TrainingConfig defaults;
   EXPECT_EQ(job.training.model.cfg, "fastgan_lite");
   EXPECT_EQ(job.training.model.resolution, 32);
   EXPECT_EQ(job.training.model.ngf, defaults.model.ngf);
@@ -183,7 +183,7 @@ TEST(JobProtoTest, SetFieldsIncludingZeroAndFalseOptionalsAreTaken) {
   t.set_seed(7);
   t.set_grid_width(8);
   t.set_grid_height(4);
-  const JobSpec job = JobSpecFromProto(spec);
+  const JobSpec job = JobSpecFromProto(spec).value();
   EXPECT_EQ(job.training.model.ngf, 16);
   EXPECT_FALSE(job.training.model.expand);
   EXPECT_EQ(job.training.model.proj_type, 0);

@@ -14,10 +14,11 @@ using Json = nlohmann::json;
 
 TEST(JobSpecTest, ReadsTrainOptionsAndCommSettings) {
   const Json json = {
-      {"data", "d.zip"},  {"outdir", "runs"},    {"cfg", "fastgan"},
-      {"res", 64},        {"batch", 32},         {"batch_gpu", 4},
-      {"kimg", 12.5},     {"mirror", true},      {"threads", 3},
-      {"backend", "mpi"}, {"comm_timeout_s", 5}, {"bucket_mb", 16}};
+      {"data", "d.zip"},  {"outdir", "runs"},  {"cfg", "fastgan"},
+      {"res", 64},        {"batch", 32},       {"batch_gpu", 4},
+      {"kimg", 12.5},     {"mirror", true},    {"threads", 3},
+      {"backend", "mpi"}, {"comm_timeout", 5}, {"bucket_mb", 16},
+      {"metrics", {"fd2k_full"}}, {"resume", "latest"}};
   auto job = ParseJobSpec(json, "job.json");
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->training.data, "d.zip");
@@ -28,9 +29,12 @@ TEST(JobSpecTest, ReadsTrainOptionsAndCommSettings) {
   EXPECT_DOUBLE_EQ(job->training.kimg, 12.5);
   EXPECT_TRUE(job->training.mirror);
   EXPECT_EQ(job->training.threads, 3);
-  EXPECT_EQ(job->backend, "mpi");
-  EXPECT_EQ(job->comm.timeout, absl::Seconds(5));
-  EXPECT_EQ(job->sync.bucket_bytes, int64_t{16} << 20);
+  EXPECT_EQ(job->training.metrics, std::vector<std::string>{"fd2k_full"});
+  EXPECT_EQ(job->training.backend, "mpi");
+  EXPECT_EQ(job->resume, "latest");
+  EXPECT_EQ(job->surface, config::Surface::kJobFile);
+  EXPECT_EQ(job->Comm().timeout, absl::Seconds(5));
+  EXPECT_EQ(job->Sync().bucket_bytes, int64_t{16} << 20);
 }
 
 TEST(JobSpecTest, RoundTripsThroughJson) {
@@ -41,6 +45,7 @@ TEST(JobSpecTest, RoundTripsThroughJson) {
   auto again = ParseJobSpec(job->ToJson(), "b");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->ToJson(), job->ToJson());
+  EXPECT_EQ(job->ToJson()["res"], 256);
 }
 
 TEST(JobSpecTest, UnknownFieldIsAnErrorNamingIt) {
@@ -51,6 +56,8 @@ TEST(JobSpecTest, UnknownFieldIsAnErrorNamingIt) {
       job.status().message().find("job.json: unknown field \"batch_size\""),
       std::string::npos)
       << job.status();
+  // The old name of comm_timeout.
+  EXPECT_FALSE(ParseJobSpec(Json{{"comm_timeout_s", 5}}, "job.json").ok());
 }
 
 TEST(JobSpecTest, WrongTypeNamesTheFieldAndWhatWasExpected) {
@@ -59,11 +66,19 @@ TEST(JobSpecTest, WrongTypeNamesTheFieldAndWhatWasExpected) {
   EXPECT_NE(job.status().message().find("field \"batch\" must be an integer"),
             std::string::npos)
       << job.status();
-  for (const Json& bad : {Json{{"comm_timeout_s", 0}}, Json{{"bucket_mb", -1}},
-                          Json{{"backend", "gloo"}}, Json{{"seed", -3}}}) {
-    auto status = ParseJobSpec(bad, "job.json").status();
+  EXPECT_FALSE(ParseJobSpec(Json{{"seed", -3}}, "job.json").ok());
+  // Values of the right type are the trainer's to check, with the world
+  // size, naming the job file's keys.
+  for (const Json& bad : {Json{{"comm_timeout", 0}}, Json{{"bucket_mb", -1}},
+                          Json{{"backend", "gloo"}}}) {
+    auto parsed = ParseJobSpec(bad, "job.json");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    parsed->training.data = "d.zip";
+    parsed->training.outdir = "runs";
+    const absl::Status status =
+        parsed->training.Validate(1, config::Surface::kJobFile);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad.dump();
-    EXPECT_NE(status.message().find(bad.begin().key()), std::string::npos)
+    EXPECT_EQ(status.message().rfind(bad.begin().key() + ": ", 0), 0u)
         << status;
   }
 }

@@ -1,25 +1,25 @@
 // The architecture of a Projected GAN: everything needed to rebuild G, G_ema
-// and D, and nothing about how they are trained. It is stored as JSON in the
-// metadata of every network file. A plain value type; not synchronised.
-#ifndef PGAN_TRAINER_MODEL_CONFIG_H_
-#define PGAN_TRAINER_MODEL_CONFIG_H_
-
-#include <array>
-#include <string>
+// and D, and nothing about how they are trained. Stored as JSON in the
+// metadata of every network file; its fields are rows of the option table
+// (config/fields.h), which holds their names, defaults' documentation and
+// rules. A plain value type; not synchronised.
+#ifndef PGAN_CONFIG_MODEL_CONFIG_H_
+#define PGAN_CONFIG_MODEL_CONFIG_H_
 
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace pgan::trainer {
+namespace pgan::config {
 
 struct ModelConfig {
   // Generator: "fastgan" (UpBlockBig: two convs with noise injection per
   // block) or "fastgan_lite" (UpBlockSmall: one conv, no noise).
   std::string cfg = "fastgan";
   // Image side in pixels: a power of two in [32, 1024]. The reference stops
-  // at 128; 32 and 64 are pgan's extension (see docs/model.md).
+  // at 128; 32 and 64 are pgan's extension (see trainer/README.md).
   int resolution = 256;
   // Latent size. The reference's FastGAN always uses 256.
   int z_dim = 256;
@@ -42,7 +42,8 @@ struct ModelConfig {
   // Discriminators on the first `num_discs` feature scales (1 to 4).
   int num_discs = 4;
 
-  // Checks ranges and cross-field rules; the message names the field.
+  // Checks every field against its rule; the message names the field by its
+  // JSON key ("resolution: expected ...").
   absl::Status Validate() const;
 
   bool conditional() const { return c_dim > 0; }
@@ -50,27 +51,15 @@ struct ModelConfig {
   bool interp224() const { return resolution < 224; }
   bool lite() const { return cfg == "fastgan_lite"; }
 
-  // The JSON stored under "pgan" in a network file's metadata.
+  // The JSON stored under "pgan" in a network file's metadata: every field.
   nlohmann::json ToJson() const;
-  // Parses and validates. Missing keys are errors naming the key; `source`
-  // (a file name) prefixes every message.
+  // Parses and validates. Every field must be present (a network file is
+  // complete); unknown keys are ignored. `source` (a file name) prefixes
+  // every message.
   static absl::StatusOr<ModelConfig> FromJson(const nlohmann::json& json,
                                               const std::string& source);
 };
 
-// Channels and spatial sizes of the feature maps the discriminators see,
-// as the reference computes them (sizes always for a 256 px trunk input).
-struct ProjectorGeometry {
-  std::array<int, 4> channels;
-  std::array<int, 4> resolutions;
-};
-ProjectorGeometry ComputeProjectorGeometry(const ModelConfig& config);
+}  // namespace pgan::config
 
-// Side of discriminator k's square logit map.
-int LogitMapSide(const ModelConfig& config, int k);
-// Logits D produces per image (all discriminators together).
-int LogitsPerImage(const ModelConfig& config);
-
-}  // namespace pgan::trainer
-
-#endif  // PGAN_TRAINER_MODEL_CONFIG_H_
+#endif  // PGAN_CONFIG_MODEL_CONFIG_H_

@@ -1,22 +1,32 @@
 // Everything that defines a training run, with the reference's option names
 // and defaults: the model, the data, the batch layout, the optimisers, EMA,
-// progress and snapshot cadence. Stored as JSON in the run directory and in
-// every snapshot, so a resumed run trains exactly as the original.
-// A plain value type; not synchronised.
-#ifndef PGAN_TRAINER_TRAINING_CONFIG_H_
-#define PGAN_TRAINER_TRAINING_CONFIG_H_
+// progress and snapshot cadence, metrics, and how the processes run. Stored
+// as JSON in the run directory and in every snapshot, so a resumed run
+// trains exactly as the original. Each field is a row of the option table
+// (config/fields.h): its flag, job-file key, job-spec field, rule, help and
+// resume rule are declared there once. A plain value type; not
+// synchronised.
+#ifndef PGAN_CONFIG_TRAINING_CONFIG_H_
+#define PGAN_CONFIG_TRAINING_CONFIG_H_
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "trainer/model_config.h"
+#include "config/model_config.h"
 
-namespace pgan::trainer {
+namespace pgan::config {
+
+// Where a configuration came from, for messages that name its fields the
+// way the user wrote them.
+enum class Surface {
+  kFlags,    // pgan train: "--batch-gpu".
+  kJobFile,  // pgan-worker --job job.json: "batch_gpu".
+  kJobSpec,  // pgan submit, a coordinator's JobSpec: "training.batch_gpu".
+};
 
 struct TrainingConfig {
   // Architecture. `model.resolution` must equal the dataset's; `model.c_dim`
@@ -24,8 +34,6 @@ struct TrainingConfig {
   ModelConfig model;
   // Dataset zip or folder in the reference's layout (`pgan dataset`).
   std::string data;
-  // Parent directory of run directories.
-  std::string outdir;
   // Train a conditional model on the dataset's labels.
   bool cond = false;
   // Double the dataset with horizontal flips.
@@ -34,6 +42,8 @@ struct TrainingConfig {
   // (far worse, as the paper shows).
   std::string feature_weights;
 
+  // Parent directory of run directories.
+  std::string outdir;
   // Total batch over all processes, and per forward pass (accumulation
   // rounds = batch / (world_size * batch_gpu)). 0 = batch / world_size.
   int batch = 32;
@@ -46,7 +56,6 @@ struct TrainingConfig {
   // Keep a snapshot every this many kimg besides the latest (0 = latest only).
   double keep_every_kimg = 0;
   uint64_t seed = 0;
-
   // Learning rates (the reference's FastGAN configs: 2e-4 both).
   double glr = 2e-4;
   double dlr = 2e-4;
@@ -57,16 +66,15 @@ struct TrainingConfig {
   double ema_kimg = -1;
   // EMA ramp-up (half-life at most cur_nimg * ema_rampup); 0 disables.
   double ema_rampup = 0.05;
-
   // Sample grid size in images (0 = the reference's choice for the
   // resolution: 7680 / res by 4320 / res, clipped to [7, 32] x [4, 32]).
   int grid_width = 0;
   int grid_height = 0;
 
   // Quality metrics at every snapshot, on G_ema (the reference's --metrics;
-  // names in metrics.h, e.g. "fid50k_full"); empty = none. Without
-  // `inception`, an FID request is computed as the feature network's FD and
-  // named so ("fd50k_full_efficientnet_lite0").
+  // grammar in config/metric_name.h, e.g. "fid50k_full"); empty = none.
+  // Without `inception`, an FID request is computed as the feature
+  // network's FD and named so ("fd50k_full_efficientnet_lite0").
   std::vector<std::string> metrics;
   // pytorch-fid's Inception-v3 weights (pt_inception-2015-12-05, .pth or
   // .safetensors) for FID and KID.
@@ -85,26 +93,54 @@ struct TrainingConfig {
   double collapse_ratio = 2.0;
   bool stop_early = false;
 
-  // Execution (do not change the results): decoder threads, LibTorch
-  // intra-op threads (0 = LibTorch's default), device.
+  // Execution (does not change the results): decoder threads, LibTorch
+  // intra-op threads (0 = LibTorch's default), device, and how the
+  // processes of a job talk: backend under mpirun, seconds a rank waits at
+  // a collective before the job is aborted, largest fused gradient buffer.
   int workers = 3;
   int threads = 0;
   std::string device = "auto";
+  std::string backend = "auto";
+  double comm_timeout = 60;
+  double bucket_mb = 1024;
 
-  // Checks ranges and cross-field rules for a run on `world_size` processes;
-  // messages name the option (`--batch-gpu`, ...).
-  absl::Status Validate(int world_size) const;
+  // Checks every field's rule and the cross-field rules for a run on
+  // `world_size` processes. INVALID_ARGUMENT names the first field that
+  // breaks one as `surface` spells it ("--batch-gpu: ...",
+  // "training.batch_gpu: ..."); the rest of the message is the same on
+  // every surface. A job spec's fields that the coordinator supplies
+  // (outdir, device, ...) are not checked for kJobSpec.
+  absl::Status Validate(int world_size,
+                        Surface surface = Surface::kFlags) const;
 
   int BatchPerProcess(int world_size) const { return batch / world_size; }
   int BatchGpu(int world_size) const {
     return batch_gpu > 0 ? batch_gpu : BatchPerProcess(world_size);
   }
-  double EmaKimg() const { return ema_kimg >= 0 ? ema_kimg : batch * 10.0 / 32; }
+  double EmaKimg() const {
+    return ema_kimg >= 0 ? ema_kimg : batch * 10.0 / 32;
+  }
 
+  // {"model": {...}, "data": ..., ...}: every field.
   nlohmann::json ToJson() const;
-  static absl::StatusOr<TrainingConfig> FromJson(const nlohmann::json& json);
+  // The other way: a missing field keeps its default (files written before
+  // it existed), an unknown or mistyped one is an error naming it, prefixed
+  // with `source`. Does not validate.
+  static absl::StatusOr<TrainingConfig> FromJson(
+      const nlohmann::json& json,
+      const std::string& source = "training config");
 };
 
-}  // namespace pgan::trainer
+// The configuration of a resumed run: `stored` (the snapshot's) with what
+// `requested` may change. Per field (config/fields.h, OnResume): a value
+// that defines the training may not differ from the snapshot's when given
+// (that is, when it differs from its default); values that do not change
+// the training so far replace the snapshot's when given; execution values
+// are always the requested ones.
+absl::Status MergeForResume(const TrainingConfig& requested,
+                            TrainingConfig* stored,
+                            Surface surface = Surface::kFlags);
 
-#endif  // PGAN_TRAINER_TRAINING_CONFIG_H_
+}  // namespace pgan::config
+
+#endif  // PGAN_CONFIG_TRAINING_CONFIG_H_

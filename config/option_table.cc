@@ -1,0 +1,292 @@
+// The option table: every field of TrainingConfig with its flag, rule,
+// help, group, resume rule and where a coordinator's job takes it from.
+// Adding an option starts here (config/README.md says what else).
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "config/field_value.h"
+#include "config/metric_name.h"
+
+namespace pgan::config::field_internal {
+namespace {
+
+// The key is the member's name, so JSON, proto and C++ cannot drift apart.
+#define PGAN_TOP(name) TopRow(&TrainingConfig::name, #name)
+#define PGAN_MODEL(name) ModelRow(&ModelConfig::name, #name)
+
+bool IsPowerOfTwo(int x) { return x > 0 && (x & (x - 1)) == 0; }
+bool IsDevice(const std::string& d) {
+  if (d == "auto" || d == "cpu" || d == "cuda") return true;
+  absl::string_view index = d;
+  int n = 0;
+  return absl::ConsumePrefix(&index, "cuda:") && !index.empty() &&
+         std::all_of(index.begin(), index.end(), absl::ascii_isdigit) &&
+         absl::SimpleAtoi(index, &n) && n < 1024;
+}
+std::optional<std::string> MetricsViolation(const StringList& metrics) {
+  if (static_cast<int>(metrics.size()) > kMaxMetrics) {
+    return absl::StrCat("at most ", kMaxMetrics, " metrics, got ",
+                        metrics.size());
+  }
+  for (const std::string& m : metrics) {
+    absl::StatusOr<MetricSpec> spec = ParseMetric(m);
+    if (!spec.ok()) return std::string(spec.status().message());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<Field> MakeOptionTable() {
+  std::vector<Field> fields;
+  const auto add = [&fields](Group group, auto&&... rows) {
+    (fields.push_back(rows.Build(group)), ...);
+  };
+  const StringList kCfgs = {"fastgan", "fastgan_lite"};
+  const StringList kNetworks = {"tf_efficientnet_lite0",
+                                "tf_efficientnet_lite1"};
+  const StringList kBackends = {"auto", "mpi", "nccl"};
+  add(Group::kModel,
+      PGAN_MODEL(cfg)
+          .Flag("--cfg")
+          .Help("Generator: fastgan (two convolutions and noise injection per "
+                "block) or fastgan_lite (one convolution, no noise)")
+          .OneOf(kCfgs),
+      PGAN_MODEL(resolution)
+          .Flag("--res")
+          .Help("Image side in pixels; must equal the dataset's")
+          .Rule("a power of two from 32 to 1024",
+                [](const int& r) {
+                  return IsPowerOfTwo(r) && r >= 32 && r <= 1024;
+                }),
+      PGAN_MODEL(z_dim)
+          .Flag("--z-dim")
+          .Help("Latent size (the reference: 256)")
+          .Between(1, 4096),
+      PGAN_MODEL(ngf)
+          .Flag("--ngf")
+          .Help("Generator width: channels at 128 px (the reference: 128)")
+          .Between(8, 1024),
+      PGAN_MODEL(img_channels)
+          .Help("Image channels; the feature network takes RGB")
+          .Rule("3 (the feature network takes RGB; convert grayscale "
+                "datasets to RGB)",
+                [](const int& c) { return c == 3; })
+          .Resume(OnResume::kDerived),
+      PGAN_MODEL(c_dim)
+          .Help("Classes of a conditional model, from the dataset's labels "
+                "with --cond (0: unconditional)")
+          .Rule("0 (unconditional) to 1000 classes (the reference's "
+                "embedding size)",
+                [](const int& c) { return c >= 0 && c <= 1000; })
+          .Resume(OnResume::kDerived),
+      PGAN_MODEL(feature_network)
+          .Flag("--feature-network")
+          .Help("Frozen feature network: tf_efficientnet_lite0 (the "
+                "reference code's) or tf_efficientnet_lite1 (the paper's)")
+          .OneOf(kNetworks),
+      PGAN_MODEL(cout)
+          .Flag("--cout")
+          .Help("Projector channels of the first feature scale")
+          .Between(1, 1024),
+      PGAN_MODEL(expand)
+          .Flag("--expand")
+          .Help("Double the projector channels from scale to scale"),
+      PGAN_MODEL(proj_type)
+          .Flag("--proj-type")
+          .Help("Projection: 0 raw features, 1 CCM, 2 CCM + CSM")
+          .Between(0, 2),
+      PGAN_MODEL(num_discs)
+          .Flag("--num-discs")
+          .Help("Discriminators, on the first N feature scales")
+          .Between(1, 4));
+  add(Group::kData,
+      PGAN_TOP(data)
+          .Flag("--data")
+          .Help("Dataset zip or folder in the reference's layout (pgan "
+                "dataset); on resume it may have moved, its content the same")
+          .Required("a dataset is required")
+          .Path(PathKind::kInput)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(cond).Flag("--cond").Help(
+          "Train a conditional model on the dataset's labels"),
+      PGAN_TOP(mirror)
+          .Flag("--mirror")
+          .Help("Add x-flipped copies of the images"),
+      PGAN_TOP(feature_weights)
+          .Flag("--feature-weights")
+          .Help("timm model.safetensors of the feature network (none: random "
+                "features, far below the paper)")
+          .Path(PathKind::kInput)
+          .Resume(OnResume::kMayChange));
+  add(Group::kTraining,
+      PGAN_TOP(outdir)
+          .Flag("--outdir")
+          .Help("Where run directories are created")
+          .Required("an output directory is required")
+          .Path(PathKind::kOutput)
+          .Resume(OnResume::kMayChange)
+          .SuppliedBy("JobSpec.output_dir (the run directory is "
+                      "<output_dir>/<job id>)"),
+      PGAN_TOP(batch)
+          .Flag("--batch")
+          .Help("Total batch over all processes")
+          .Between(1, 65536),
+      PGAN_TOP(batch_gpu)
+          .Flag("--batch-gpu")
+          .Help("Samples per forward pass (0: batch / processes); the rest is "
+                "gradient accumulation")
+          .Between(0, 65536),
+      PGAN_TOP(kimg)
+          .Flag("--kimg")
+          .Help("Training length in thousands of real images shown to D")
+          .PositiveUpTo(1e6)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(tick)
+          .Flag("--tick")
+          .Help("kimg between progress lines")
+          .PositiveUpTo(1e6)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(snap)
+          .Flag("--snap")
+          .Help("Ticks between snapshots")
+          .Between(1, 1000000)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(keep_every_kimg)
+          .Flag("--keep-every-kimg")
+          .Help("Also keep one snapshot per this many kimg (0: the latest "
+                "only)")
+          .NonNegativeUpTo(1e6)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(seed)
+          .Flag("--seed")
+          .Help("Random seed: initial weights, projections, data order, "
+                "latents and augmentation")
+          .Rule("an integer below 2^32 (NumPy's RandomState range)",
+                [](const uint64_t& s) { return s <= 0xffffffffull; }),
+      PGAN_TOP(glr).Flag("--glr").Help("G learning rate").PositiveUpTo(1),
+      PGAN_TOP(dlr).Flag("--dlr").Help("D learning rate").PositiveUpTo(1),
+      PGAN_TOP(d_lazy_quirk)
+          .Flag("--d-lazy-quirk")
+          .Help("D's optimiser with lr * 16/17 and beta2^(16/17), as the "
+                "reference"),
+      PGAN_TOP(ema_kimg)
+          .Flag("--ema-kimg")
+          .Help("G_ema half-life in kimg (negative: batch * 10 / 32)")
+          .Rule("a number from -1000000 to 1000000",
+                [](const double& v) {
+                  return std::isfinite(v) && std::abs(v) <= 1e6;
+                }),
+      PGAN_TOP(ema_rampup)
+          .Flag("--ema-rampup")
+          .Help("G_ema ramp-up: the half-life is at most the kimg so far "
+                "times this (0: off)")
+          .NonNegativeUpTo(1e6),
+      PGAN_TOP(grid_width)
+          .Flag("--grid-width")
+          .Help("Sample grid width in images (0: the reference's choice for "
+                "the resolution)")
+          .Between(0, 64)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(grid_height)
+          .Flag("--grid-height")
+          .Help("Sample grid height in images (0: the reference's choice)")
+          .Between(0, 64)
+          .Resume(OnResume::kMayChange));
+  add(Group::kMetrics,
+      PGAN_TOP(metrics)
+          .Flag("--metrics")
+          .Help("Quality metrics at every snapshot, comma-separated: "
+                "fid50k_full, kid50k_full, fd2k_full (feature network FD), "
+                "fd64_full... or none")
+          .Custom(absl::StrCat("at most ", kMaxMetrics,
+                               " names (fid|kid|fd)<N>[k]_full"),
+                  MetricsViolation)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(inception)
+          .Flag("--inception")
+          .Help("pytorch-fid's Inception-v3 weights (.pth or .safetensors) "
+                "for FID and KID; without them an FID is computed as the "
+                "feature network's FD, named so")
+          .Path(PathKind::kInput)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(metrics_cache)
+          .Flag("--metrics-cache")
+          .Help("Dataset statistics cache folder (default: .pgan-stats beside "
+                "the dataset)")
+          .Path(PathKind::kCache)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(metrics_async)
+          .Flag("--metrics-async")
+          .Help("Evaluate while training goes on (the results arrive with a "
+                "later tick)")
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(patience)
+          .Flag("--patience")
+          .Help("Report a plateau after this many evaluations without a new "
+                "best (0: off)")
+          .Between(0, 1000000)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(collapse_ratio)
+          .Flag("--collapse-ratio")
+          .Help("Report a collapse when the metric exceeds its best by this "
+                "factor (0: off)")
+          .Rule("0 (off) or a number above 1 and at most 1000000",
+                [](const double& v) {
+                  return v == 0 || (std::isfinite(v) && v > 1 && v <= 1e6);
+                })
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(stop_early)
+          .Flag("--stop-early")
+          .Help("Stop at a plateau or collapse (the best snapshot is kept)")
+          .Resume(OnResume::kMayChange));
+  add(Group::kExecution,
+      PGAN_TOP(workers)
+          .Flag("--workers")
+          .Help("Image decoding threads")
+          .Between(1, 64)
+          .Resume(OnResume::kCurrent),
+      PGAN_TOP(threads)
+          .Flag("--threads")
+          .Help("LibTorch CPU threads (0: LibTorch's default; in a pool job, "
+                "the worker's CPU slots)")
+          .Between(0, 1024)
+          .Resume(OnResume::kCurrent),
+      PGAN_TOP(device)
+          .Flag("--device")
+          .Help("auto, cpu, cuda or cuda:N (several processes on a host take "
+                "a GPU each by local rank)")
+          .Rule("auto, cpu, cuda or cuda:N", IsDevice)
+          .Resume(OnResume::kCurrent)
+          .SuppliedBy("resources.gpus_per_worker (cuda:0 on a GPU worker, "
+                      "else cpu)"),
+      PGAN_TOP(backend)
+          .Flag("--backend")
+          .Help("Under mpirun: auto (NCCL on GPUs where built, else MPI), mpi "
+                "or nccl")
+          .OneOf(kBackends)
+          .Resume(OnResume::kCurrent)
+          .SuppliedBy("the pool (Gloo gangs on CPUs, NCCL on GPUs)"),
+      PGAN_TOP(comm_timeout)
+          .Flag("--comm-timeout")
+          .Help("Seconds a rank waits for the others at a collective before "
+                "the job is aborted")
+          .PositiveUpTo(86400)
+          .Resume(OnResume::kCurrent)
+          .SuppliedBy("each pool worker's pgan-worker --comm-timeout"),
+      PGAN_TOP(bucket_mb)
+          .Flag("--bucket-mb")
+          .Help("Largest fused gradient buffer of one all-reduce, MiB")
+          .PositiveUpTo(65536)
+          .Resume(OnResume::kCurrent));
+  return fields;
+}
+
+#undef PGAN_TOP
+#undef PGAN_MODEL
+
+}  // namespace pgan::config::field_internal

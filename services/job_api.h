@@ -1,0 +1,90 @@
+// The user-facing operations of the coordinator (pgan.v1.JobService) as
+// plain functions over the state store and the scheduler: each takes the
+// authenticated caller and a request message and returns a status, with no
+// gRPC in sight. Users see and cancel their own jobs only (others' are
+// NOT_FOUND, so ids do not leak), admins all; every request is validated.
+// JobServiceImpl (job_service.h) is the gRPC adapter; any other front end
+// calls these and gets the same rules and messages. Thread-safe.
+#ifndef PGAN_SERVICES_JOB_API_H_
+#define PGAN_SERVICES_JOB_API_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pgan/v1/job.pb.h"
+#include "services/auth.h"
+#include "services/job_spec_validation.h"
+#include "services/scheduler.h"
+#include "services/state_store.h"
+
+namespace pgan::services {
+
+// Messages larger than this are refused with RESOURCE_EXHAUSTED.
+inline constexpr int kMaxRequestBytes = 4 << 20;
+
+class JobApi {
+ public:
+  // Streams: each message to `write` (false: the client left), `cancelled`
+  // polled between messages.
+  template <typename Message>
+  using Writer = std::function<bool(const Message&)>;
+  using Cancelled = std::function<bool()>;
+
+  // Not owned; must outlive the API.
+  JobApi(StateStore* store, PathRoots roots, Scheduler* scheduler);
+
+  absl::StatusOr<pgan::v1::Job> Submit(const Principal& caller,
+                                       const pgan::v1::SubmitJobRequest& r);
+  absl::StatusOr<pgan::v1::AttachJobResponse> Attach(
+      const Principal& caller, const pgan::v1::AttachJobRequest& r);
+  absl::StatusOr<pgan::v1::Job> Get(const Principal& caller,
+                                    const pgan::v1::GetJobRequest& r);
+  absl::StatusOr<pgan::v1::ListJobsResponse> List(
+      const Principal& caller, const pgan::v1::ListJobsRequest& r);
+  absl::StatusOr<pgan::v1::Job> Cancel(const Principal& caller,
+                                       const pgan::v1::CancelJobRequest& r);
+  absl::StatusOr<pgan::v1::ListSnapshotsResponse> ListSnapshots(
+      const Principal& caller, const pgan::v1::ListSnapshotsRequest& r);
+  absl::StatusOr<pgan::v1::ListTicksResponse> ListTicks(
+      const Principal& caller, const pgan::v1::ListTicksRequest& r);
+  // The job as it is, then every change of state or new tick (polled from
+  // the store twice a second), until the job ends or the client leaves.
+  absl::Status Watch(const Principal& caller,
+                     const pgan::v1::WatchJobRequest& r,
+                     const Writer<pgan::v1::JobEvent>& write,
+                     const Cancelled& cancelled);
+  // A recorded snapshot's file in 1 MiB chunks.
+  absl::Status Download(const Principal& caller,
+                        const pgan::v1::DownloadSnapshotRequest& r,
+                        const Writer<pgan::v1::DataChunk>& write,
+                        const Cancelled& cancelled);
+  // The newest fakes*.png of the job's run directories (its assigned run
+  // dir, the trainer's run dirs inside it, and the directories of its
+  // recorded snapshots), only from under the output roots.
+  absl::StatusOr<pgan::v1::Samples> GetSamples(
+      const Principal& caller, const pgan::v1::GetSamplesRequest& r);
+  // The pool; the jobs of workers the caller may not see are blanked.
+  absl::StatusOr<pgan::v1::ListWorkersResponse> ListWorkers(
+      const Principal& caller, const pgan::v1::ListWorkersRequest& r);
+
+ private:
+  // A job of `caller` from a validated `spec`, with its submission time; no
+  // id or state yet.
+  absl::StatusOr<pgan::v1::Job> NewJob(const Principal& caller,
+                                       const pgan::v1::JobSpec& spec) const;
+  // The job `id` (request field `field`) if `caller` may see it, else
+  // NOT_FOUND.
+  absl::StatusOr<pgan::v1::Job> VisibleJob(const Principal& caller,
+                                           const std::string& field,
+                                           const std::string& id);
+
+  StateStore* store_;
+  const PathRoots roots_;
+  Scheduler* scheduler_;
+};
+
+}  // namespace pgan::services
+
+#endif  // PGAN_SERVICES_JOB_API_H_
