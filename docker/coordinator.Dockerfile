@@ -28,6 +28,7 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY common/ common/
+COPY config/ config/
 COPY proto/ proto/
 COPY services/ services/
 

@@ -33,6 +33,7 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY common/ common/
+COPY config/ config/
 COPY proto/ proto/
 COPY services/ services/
 COPY trainer/ trainer/

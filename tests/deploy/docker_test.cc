@@ -51,6 +51,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -736,6 +737,48 @@ Problems CheckContextCopies(const Dockerfile& df, const fs::path& context,
   return problems;
 }
 
+// The folders `cmake` (a top-level CMakeLists.txt) adds whatever its
+// options: add_subdirectory() outside every if().
+std::vector<std::string> UnconditionalSubdirectories(const std::string& cmake) {
+  std::vector<std::string> dirs;
+  int depth = 0;
+  std::istringstream lines(cmake);
+  std::string line;
+  const std::regex opens(R"(^\s*if\s*\()"), closes(R"(^\s*endif\s*\()");
+  const std::regex adds(R"(^\s*add_subdirectory\s*\(\s*([A-Za-z0-9_./-]+))");
+  std::smatch m;
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, opens)) ++depth;
+    if (std::regex_search(line, closes)) --depth;
+    if (depth == 0 && std::regex_search(line, m, adds)) dirs.push_back(m[1]);
+  }
+  return dirs;
+}
+
+// Every folder in `needed` is copied from the context by some stage (as
+// DIR, DIR/ or the whole context): a build without it fails to configure.
+Problems CheckCopiesFolders(const Dockerfile& df,
+                            const std::vector<std::string>& needed) {
+  std::set<std::string> copied;
+  for (const Stage& stage : df.stages) {
+    for (const Copy& copy : Copies(stage)) {
+      if (copy.ins->Flag("from")) continue;
+      for (const std::string& source : copy.sources) {
+        copied.insert(CleanPath(source));
+      }
+    }
+  }
+  Problems problems;
+  for (const std::string& dir : needed) {
+    if (copied.count(dir) == 0 && copied.count(".") == 0) {
+      problems.push_back(dir +
+                         "/: every build adds it (CMakeLists.txt), no COPY "
+                         "brings it");
+    }
+  }
+  return problems;
+}
+
 // COPY --from=STAGE of files under STAGE's CMake build directory: each must
 // be a file of `binary_dir` (this build tree) at the same relative path.
 // The final stage must install at least one such file.
@@ -962,6 +1005,13 @@ TEST_P(ImageTest, PinsEveryBaseImage) {
 
 TEST_P(ImageTest, CopiesFromTheContextExistAndAreNotIgnored) {
   EXPECT_THAT(CheckContextCopies(df_, kSource, ignore_), IsEmpty());
+}
+
+TEST_P(ImageTest, CopiesEveryFolderEveryBuildNeeds) {
+  const std::vector<std::string> needed =
+      UnconditionalSubdirectories(ReadFile(kSource / "CMakeLists.txt"));
+  EXPECT_THAT(needed, Contains("common"));
+  EXPECT_THAT(CheckCopiesFolders(df_, needed), IsEmpty());
 }
 
 TEST_P(ImageTest, CopiesFromTheBuilderAreFilesOfThisBuild) {
@@ -1362,6 +1412,19 @@ TEST_F(NegativeTest, CatchesCopiesOfIgnoredOrMissingPaths) {
                                "ADD https://example.invalid/x.tgz /x\n")),
               Contains(HasSubstr("a URL")));
   EXPECT_THAT(AllProblems(With("COPY src/ src/\n", "COPY src/*.cc src/\n")),
+              IsEmpty());
+}
+
+TEST_F(NegativeTest, CatchesFoldersEveryBuildNeedsButNoCopyBrings) {
+  const std::vector<std::string> needed = UnconditionalSubdirectories(
+      "add_subdirectory(src)\nadd_subdirectory(config)\n"
+      "if(WITH_X)\n  add_subdirectory(x)\nendif()\n");
+  EXPECT_THAT(needed, ElementsAre("src", "config"));
+  EXPECT_THAT(CheckCopiesFolders(ParseDockerfile(kGood), needed),
+              ElementsAre(HasSubstr("config/: every build adds it")));
+  EXPECT_THAT(CheckCopiesFolders(ParseDockerfile(With("COPY src/ src/\n",
+                                                      "COPY . .\n")),
+                                 needed),
               IsEmpty());
 }
 
