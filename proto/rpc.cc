@@ -39,6 +39,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   grpc::ChannelArguments args;
   // Long runs: keep idle connections alive through NATs and proxies.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  // gRPC's reconnect backoff grows to 120 s by default: after a long
+  // coordinator outage a worker would come back minutes late and its job
+  // be restarted as abandoned. Capped at 5 s (gRPC jitters each wait by
+  // 20%, which spreads a pool's reconnects after a restart).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   if (options.tls_ca.empty()) {
     return grpc::CreateCustomChannel(options.address,
                                      grpc::InsecureChannelCredentials(), args);

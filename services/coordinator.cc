@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +81,15 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   c->auth_ = std::make_unique<TokenAuthenticator>(std::move(auth));
   SchedulerOptions scheduling = config.scheduling;
   scheduling.storage_dir = config.storage_dir;
+  if (!scheduling.log) {
+    // The operator's record of transitions: one timestamped line each on
+    // stdout (the scheduler calls it under its lock, so lines never mix).
+    scheduling.log = [](const std::string& line) {
+      std::cout << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(),
+                                    absl::UTCTimeZone())
+                << line << std::endl;
+    };
+  }
   c->scheduler_ = std::make_unique<Scheduler>(c->store_.get(), scheduling);
   PathRoots roots = config.roots;
   roots.output.push_back(config.storage_dir);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace pgan::services {
@@ -210,11 +211,22 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
   // its id; its job, if any, is re-adopted from its next heartbeat.
   const std::string id =
       request.worker_id().empty() ? NewWorkerId() : request.worker_id();
+  const bool known = workers_.count(id) > 0 && !workers_[id].dead;
   Worker& w = workers_[id];
   w.id = id;
   w.info = info;
   w.last_seen = now;
   w.dead = false;
+  Log(absl::StrCat(
+      "worker ", id, " on ", info.host(),
+      request.worker_id().empty() ? " joined"
+      : known                     ? " registered again"
+                                  : " rejoined",
+      " (", info.gpus(), " GPU, ", info.cpu_slots(), " cores",
+      request.job_id().empty()
+          ? std::string(")")
+          : absl::StrCat(", running job ", request.job_id(), " generation ",
+                         request.generation(), ")")));
   AdoptLocked(w, request.job_id(), request.generation());
   pgan::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
@@ -239,6 +251,8 @@ void Scheduler::AdoptLocked(Worker& w, const std::string& job_id,
   if (current && stored->job.state() == pgan::v1::JOB_STATE_RUNNING) {
     w.job_id = job_id;
     w.generation = generation;
+    w.started = true;
+    orphaned_since_.erase(job_id);
     Gang& gang = gangs_[job_id];
     gang.generation = generation;
     if (std::find(gang.members.begin(), gang.members.end(), w.id) ==
@@ -273,6 +287,8 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   if (request.leaving()) {
     const std::string job_id = w.job_id, host = w.info.host();
     workers_.erase(it);
+    Log(absl::StrCat("worker ", request.worker_id(), " on ", host,
+                     " left the pool"));
     if (!job_id.empty()) {
       RETURN_IF_ERROR(FailGangLocked(
           job_id,
@@ -283,6 +299,12 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
     return response;
   }
   AdoptLocked(w, request.job_id(), request.generation());
+  if (!w.job_id.empty() && request.job_id() == w.job_id &&
+      request.generation() == w.generation) {
+    w.started = true;
+  }
+  if (request.job_id().empty())
+    RETURN_IF_ERROR(ReconcileIdleMemberLocked(w, now));
   response.set_action(w.pending);
   if (w.pending == HeartbeatResponse::ACTION_ASSIGN)
     *response.mutable_assignment() = w.assignment;
@@ -294,6 +316,30 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   // A worker that has just been told to abort is idle from now on.
   if (freed) RETURN_IF_ERROR(ScheduleLocked(now));
   return response;
+}
+
+absl::Status Scheduler::ReconcileIdleMemberLocked(Worker& w, absl::Time now) {
+  // Pending ASSIGN is delivered now, pending ABORT told now.
+  if (w.job_id.empty() || w.attached ||
+      w.pending != HeartbeatResponse::ACTION_CONTINUE) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(w.job_id));
+  const auto& finished = stored.job.finished_workers();
+  if (std::find(finished.begin(), finished.end(), w.id) != finished.end()) {
+    return absl::OkStatus();  // Done; waits for the rest of its gang.
+  }
+  if (!w.started && !w.assignment.job_id().empty()) {
+    // The response that carried the assignment never arrived: again.
+    w.pending = HeartbeatResponse::ACTION_ASSIGN;
+    return absl::OkStatus();
+  }
+  const std::string job_id = w.job_id;
+  return FailGangLocked(
+      job_id,
+      absl::StrCat(w.id, " on ", w.info.host(), " runs no task of generation ",
+                   w.generation, " (its task ended without a report)"),
+      /*retryable=*/true, now);
 }
 
 absl::Status Scheduler::CheckMember(const std::string& worker_id,
@@ -464,29 +510,42 @@ absl::Status Scheduler::ReportSnapshot(
 absl::Status Scheduler::ReportExit(const pgan::v1::ReportExitRequest& request,
                                    absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!CheckMember(request.worker_id(), request.job_id(), request.generation())
-           .ok()) {
-    return absl::OkStatus();  // A stale gang's member: nothing to do.
+  absl::StatusOr<StoredJob> stored = store_->GetJob(request.job_id());
+  if (!stored.ok()) return stored.status();
+  Job& job = stored->job;
+  // An exit of the current generation of a running job counts even before
+  // its worker is back in the gang after a coordinator restart (the task
+  // may have ended while the coordinator was away); any other is of a
+  // stale or ended gang: nothing to do, and the worker may drop it.
+  if (job.state() != pgan::v1::JOB_STATE_RUNNING ||
+      job.generation() != request.generation()) {
+    return absl::OkStatus();
+  }
+  auto g = gangs_.find(request.job_id());
+  if (g != gangs_.end() && !job.attached() &&
+      static_cast<int>(g->second.members.size()) >= job.world_size() &&
+      std::find(g->second.members.begin(), g->second.members.end(),
+                request.worker_id()) == g->second.members.end()) {
+    return absl::OkStatus();  // Not one of this generation's workers.
   }
   if (request.exit_code() == 0) {
     // Done when every rank is: rank 0 may still be writing the final
-    // snapshot when the others return.
-    Gang& gang = gangs_.at(request.job_id());
-    gang.finished.insert(request.worker_id());
-    ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(request.job_id()));
-    // A gang re-adopted after a coordinator restart may not have all its
-    // members back yet: count against the generation's size.
-    // An attached gang has one stand-in for all its ranks.
-    const size_t world =
-        stored.job.attached()
-            ? 1
-            : std::max<size_t>(gang.members.size(),
-                               static_cast<size_t>(stored.job.world_size()));
-    if (gang.finished.size() < world) return absl::OkStatus();
-    stored.job.set_state(pgan::v1::JOB_STATE_SUCCEEDED);
-    *stored.job.mutable_finished() = ToProto(now);
-    RETURN_IF_ERROR(store_->UpdateJob(stored.job));
+    // snapshot when the others return. An attached gang has one stand-in
+    // for all its ranks.
+    const auto& finished = job.finished_workers();
+    if (std::find(finished.begin(), finished.end(), request.worker_id()) ==
+        finished.end()) {
+      job.add_finished_workers(request.worker_id());
+    }
+    const int world = job.attached() ? 1 : job.world_size();
+    if (job.finished_workers_size() < world) return store_->UpdateJob(job);
+    job.set_state(pgan::v1::JOB_STATE_SUCCEEDED);
+    *job.mutable_finished() = ToProto(now);
+    RETURN_IF_ERROR(store_->UpdateJob(job));
+    Log(absl::StrCat("job ", job.id(), " succeeded at generation ",
+                     job.generation()));
     ReleaseGangLocked(request.job_id(), "");
+    orphaned_since_.erase(request.job_id());
     return ScheduleLocked(now);
   }
   return FailGangLocked(
@@ -533,7 +592,9 @@ absl::Status Scheduler::FailGangLocked(const std::string& job_id,
   ReleaseGangLocked(job_id, reason);
   ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(job_id));
   Job& job = stored.job;
-  if (job.state() == pgan::v1::JOB_STATE_CANCELLED) return ScheduleLocked(now);
+  // A job that has ended (cancelled, say) stays as it is.
+  if (job.state() != pgan::v1::JOB_STATE_RUNNING) return ScheduleLocked(now);
+  orphaned_since_.erase(job_id);
   const int budget = job.spec().has_max_restarts()
                          ? job.spec().max_restarts()
                          : options_.default_max_restarts;
@@ -545,11 +606,16 @@ absl::Status Scheduler::FailGangLocked(const std::string& job_id,
                            ") used up; last failure: ", reason)
             : reason);
     *job.mutable_finished() = ToProto(now);
+    Log(absl::StrCat("job ", job_id, " failed at generation ", job.generation(),
+                     ": ", job.failure_reason()));
   } else {
     job.set_state(pgan::v1::JOB_STATE_RESTARTING);
     job.set_restarts(job.restarts() + 1);
     job.set_pending_reason(
         absl::StrCat("restarting from the latest snapshot after: ", reason));
+    Log(absl::StrCat("job ", job_id, " generation ", job.generation(),
+                     " aborted (restart ", job.restarts(), " of ", budget,
+                     "): ", reason));
   }
   RETURN_IF_ERROR(store_->UpdateJob(job));
   return ScheduleLocked(now);
@@ -571,6 +637,8 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id,
   job.clear_pending_reason();
   *job.mutable_finished() = ToProto(now);
   RETURN_IF_ERROR(store_->UpdateJob(job));
+  Log(absl::StrCat("job ", job_id, " cancelled"));
+  orphaned_since_.erase(job_id);
   ReleaseGangLocked(job_id, "the job was cancelled");
   RETURN_IF_ERROR(ScheduleLocked(now));
   return job;
@@ -581,6 +649,9 @@ absl::Status Scheduler::Tick(absl::Time now) {
   for (auto& [id, w] : workers_) {
     if (w.dead || now - w.last_seen <= options_.heartbeat_timeout) continue;
     w.dead = true;
+    Log(absl::StrCat("worker ", id, " on ", w.info.host(),
+                     " lost (no heartbeat for ",
+                     absl::FormatDuration(now - w.last_seen), ")"));
     if (!w.job_id.empty()) {
       const std::string job_id = w.job_id;
       RETURN_IF_ERROR(FailGangLocked(
@@ -590,7 +661,59 @@ absl::Status Scheduler::Tick(absl::Time now) {
           /*retryable=*/true, now));
     }
   }
+  RETURN_IF_ERROR(RestartOrphansLocked(now));
   return ScheduleLocked(now);
+}
+
+absl::Status Scheduler::RestartOrphansLocked(absl::Time now) {
+  JobQuery query;
+  query.states = {pgan::v1::JOB_STATE_RUNNING};
+  query.limit = 100000;
+  ASSIGN_OR_RETURN(std::vector<StoredJob> running, store_->ListJobs(query));
+  std::map<std::string, absl::Time> orphaned;
+  for (const StoredJob& stored : running) {
+    const Job& job = stored.job;
+    // Live: a member runs (or is about to run) a task of the generation and
+    // has not finished. Dead members have just ended their gang (Tick).
+    bool live = false;
+    if (auto g = gangs_.find(job.id()); g != gangs_.end()) {
+      const auto& finished = job.finished_workers();
+      for (const std::string& member : g->second.members) {
+        auto w = workers_.find(member);
+        live = live ||
+               (w != workers_.end() && !w->second.dead &&
+                w->second.job_id == job.id() &&
+                std::find(finished.begin(), finished.end(), member) ==
+                    finished.end());
+      }
+    }
+    if (live) continue;
+    auto since = orphaned_since_.find(job.id());
+    orphaned[job.id()] = since == orphaned_since_.end() ? now : since->second;
+  }
+  orphaned_since_ = orphaned;
+  for (const auto& [id, since] : orphaned) {
+    // Time for the workers to reconnect and register again after a
+    // coordinator restart.
+    const absl::Duration grace = options_.readopt_grace > absl::ZeroDuration()
+                                     ? options_.readopt_grace
+                                     : 2 * options_.heartbeat_timeout;
+    if (now - since <= grace) continue;
+    ASSIGN_OR_RETURN(StoredJob stored, store_->GetJob(id));
+    RETURN_IF_ERROR(FailGangLocked(
+        id,
+        absl::StrCat("no unfinished task of generation ",
+                     stored.job.generation(), " seen for ",
+                     absl::FormatDuration(now - since),
+                     " (its tasks ended or were lost while the coordinator "
+                     "was away)"),
+        /*retryable=*/true, now));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
 }
 
 absl::Status Scheduler::Schedule(absl::Time now) {
@@ -668,6 +791,7 @@ absl::Status Scheduler::ScheduleLocked(absl::Time now) {
     job.set_world_size(gang_size);
     job.set_state(pgan::v1::JOB_STATE_RUNNING);
     job.clear_pending_reason();
+    job.clear_finished_workers();
     if (!job.has_started()) *job.mutable_started() = ToProto(now);
     RETURN_IF_ERROR(store_->UpdateJob(job));
     pgan::v1::Assignment assignment;
@@ -686,9 +810,16 @@ absl::Status Scheduler::ScheduleLocked(absl::Time now) {
       w->generation = job.generation();
       w->pending = HeartbeatResponse::ACTION_ASSIGN;
       w->assignment = assignment;
+      w->started = false;
       gang.members.push_back(w->id);
       idle.erase(std::find(idle.begin(), idle.end(), w));
     }
+    Log(absl::StrCat(
+        "job ", job.id(), " generation ", job.generation(), " started on ",
+        absl::StrJoin(gang.members, ", "),
+        snapshots.empty()
+            ? std::string(" from the start")
+            : absl::StrCat(" from snapshot ", snapshots.back().path())));
   }
   return absl::OkStatus();
 }

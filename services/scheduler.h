@@ -7,15 +7,19 @@
 // snapshot within its restart budget. Workers of an old generation are
 // refused. Jobs live in the StateStore; the pool and gang membership live
 // in memory and are rebuilt from heartbeats after a coordinator restart
-// (a worker reports the job and generation it runs). Thread-safe.
+// (a worker reports the job and generation it runs). No job stays running
+// without a live task: a running job that no worker comes back to, and a
+// gang member that heartbeats without its task, restart the gang.
+// Every job and gang transition and every worker lost or back is logged,
+// one line each. Thread-safe.
 #ifndef PGAN_SERVICES_SCHEDULER_H_
 #define PGAN_SERVICES_SCHEDULER_H_
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -30,12 +34,20 @@ struct SchedulerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   // Missing heartbeats this long ends the worker's gang. Default 10 s.
   absl::Duration heartbeat_timeout = absl::Seconds(10);
+  // After a coordinator restart, how long a running job waits for a task
+  // of its generation to come back before it restarts (its workers
+  // reconnect within 5 s, see proto/rpc.cc). Zero: twice the heartbeat
+  // timeout.
+  absl::Duration readopt_grace = absl::ZeroDuration();
   // How long a Rendezvous call waits for the rest of its gang.
   absl::Duration rendezvous_timeout = absl::Seconds(60);
   // Where run directories go when a job names no output_dir.
   std::string storage_dir;
   // Restart budget for jobs that set none.
   int default_max_restarts = 5;
+  // Where the transitions go, one line each without a newline (the
+  // coordinator's log); null: nowhere.
+  std::function<void(const std::string&)> log;
 };
 
 class Scheduler {
@@ -109,6 +121,9 @@ class Scheduler {
     pgan::v1::HeartbeatResponse::Action pending =
         pgan::v1::HeartbeatResponse::ACTION_CONTINUE;
     pgan::v1::Assignment assignment;
+    // Its heartbeats have named job_id at generation: its task runs (or
+    // ran). Until then an idle heartbeat means the assignment was lost.
+    bool started = false;
     std::string reason;
     bool dead = false;
     // Stands for an mpirun gang that attached itself (AttachJob): never
@@ -120,7 +135,6 @@ class Scheduler {
     std::vector<std::string> members;              // Worker ids in rank order.
     std::map<std::string, std::string> bootstrap;  // Arrived: worker -> bytes.
     std::map<std::string, std::string> store;      // StoreSet/StoreGet.
-    std::set<std::string> finished;  // Members that exited successfully.
     bool failed = false;
   };
 
@@ -146,6 +160,14 @@ class Scheduler {
                              absl::Time now);
   absl::Status CheckMember(const std::string& worker_id,
                            const std::string& job_id, int64_t generation) const;
+  // A member that heartbeats with no task: it never got its assignment
+  // (sent again) or its task ended unreported (the gang restarts).
+  absl::Status ReconcileIdleMemberLocked(Worker& w, absl::Time now);
+  // Running jobs with no unfinished task for longer than readopt_grace
+  // (none of their workers, or only finished ones, came back after a
+  // coordinator restart) restart.
+  absl::Status RestartOrphansLocked(absl::Time now);
+  void Log(const std::string& line) const;
 
   StateStore* store_;
   const SchedulerOptions options_;
@@ -153,6 +175,8 @@ class Scheduler {
   std::condition_variable rendezvous_cv_;
   std::map<std::string, Worker> workers_;
   std::map<std::string, Gang> gangs_;  // By job id.
+  // Running jobs without an unfinished task, since when.
+  std::map<std::string, absl::Time> orphaned_since_;
   int64_t next_worker_ = 1;
 };
 

@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<AttachedJob>> AttachedJob::Start(
       absl::Milliseconds(std::max(100, attached->heartbeat_interval_ms()));
   job->stop_ = stop;
   job->log_ = &log;
-  job->reporter_ = std::make_unique<Reporter>(job->client_.get());
+  job->reporter_ = std::make_unique<Reporter>(
+      SendToCoordinator(job->client_.get()));
   job->observer_ = std::make_unique<ReportingObserver>(
       job->reporter_.get(), job->worker_id_, job->job_id_, /*generation=*/1);
   AttachedJob* raw = job.get();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 
@@ -105,6 +106,35 @@ absl::Status CoordinatorClient::ReportSnapshot(
     const pgan::v1::ReportSnapshotRequest& request) {
   pgan::v1::Ack ack;
   return PGAN_CALL(ReportSnapshot, kCallDeadline, request, &ack);
+}
+
+absl::Status CoordinatorClient::Report(const TaskReport& report) {
+  struct Visitor {
+    CoordinatorClient* client;
+    absl::Status operator()(const pgan::v1::ReportTickRequest& r) {
+      return client->ReportTick(r);
+    }
+    absl::Status operator()(const pgan::v1::ReportSnapshotRequest& r) {
+      return client->ReportSnapshot(r);
+    }
+    absl::Status operator()(const pgan::v1::ReportExitRequest& r) {
+      return client->ReportExit(r);
+    }
+  };
+  return std::visit(Visitor{this}, report);
+}
+
+bool ShouldResend(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
 }
 
 absl::Status CoordinatorClient::ReportExit(

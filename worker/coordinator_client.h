@@ -14,6 +14,7 @@
 #include "pgan/v1/worker.grpc.pb.h"
 #include "proto/rpc.h"
 #include "worker/key_value_store.h"
+#include "worker/task_pipe.h"
 
 namespace pgan::worker {
 
@@ -38,6 +39,8 @@ class CoordinatorClient {
   absl::Status ReportTick(const pgan::v1::ReportTickRequest& request);
   absl::Status ReportSnapshot(const pgan::v1::ReportSnapshotRequest& request);
   absl::Status ReportExit(const pgan::v1::ReportExitRequest& request);
+  // The Report* call of the report's kind.
+  absl::Status Report(const TaskReport& report);
 
  private:
   CoordinatorClient(std::shared_ptr<grpc::Channel> channel, std::string token);
@@ -47,6 +50,11 @@ class CoordinatorClient {
   std::unique_ptr<pgan::v1::JobService::Stub> jobs_;
   const std::string token_;
 };
+
+// Whether a report that failed with `status` is worth sending again: the
+// coordinator is away, restarting, overloaded or has not re-adopted the
+// worker yet. OK and refusals for good (a stale or ended gang) are not.
+bool ShouldResend(const absl::Status& status);
 
 // The store of one generation of one job, as a member of its gang.
 class CoordinatorStore final : public comm::KeyValueStore {

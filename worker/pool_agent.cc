@@ -8,11 +8,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <optional>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "worker/coordinator_client.h"
+#include "worker/task_pipe.h"
 
 extern char** environ;
 
@@ -25,10 +29,23 @@ using pgan::v1::HeartbeatResponse;
 struct Task {
   pid_t pid = -1;
   pgan::v1::Assignment assignment;
-  int progress_fd = -1;  // Read end.
+  int report_fd = -1;  // Read end of the report pipe.
+  TaskReportReader reader;
   int64_t iteration = 0, cur_nimg = 0;
-  bool killed = false;  // By the agent (abort): no report needed.
+  bool killed = false;         // By the agent (abort): no report needed.
+  bool exit_reported = false;  // Its exit frame has arrived.
 };
+
+// The reports on their way to the coordinator, oldest first: each stays
+// until the coordinator takes it or refuses it for good.
+using Outbox = std::deque<TaskReport>;
+
+// The job and generation a report is about.
+std::pair<std::string, int64_t> Subject(const TaskReport& report) {
+  return std::visit(
+      [](const auto& r) { return std::make_pair(r.job_id(), r.generation()); },
+      report);
+}
 
 std::string ExitText(int status) {
   if (WIFSIGNALED(status)) {
@@ -39,7 +56,7 @@ std::string ExitText(int status) {
 }
 
 // Starts `pgan-worker --task -` with the assignment on its stdin and the
-// progress pipe on fd 3. Between fork and exec only async-signal-safe
+// report pipe on fd 3. Between fork and exec only async-signal-safe
 // calls: argv and envp are built before.
 absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
                                const std::string& worker_id,
@@ -58,7 +75,7 @@ absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
       std::to_string(options.cpu_slots),
       "--comm-timeout",
       std::to_string(absl::ToDoubleSeconds(options.comm_timeout)),
-      "--progress-fd",
+      "--report-fd",
       "3"};
   if (!options.channel.tls_ca.empty()) {
     args.insert(args.end(), {"--tls-ca", options.channel.tls_ca});
@@ -80,11 +97,11 @@ absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
   envp.push_back(token_env.data());
   envp.push_back(nullptr);
 
-  int input[2], progress[2];
+  int input[2], reports[2];
   if (pipe2(input, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
-  if (pipe2(progress, O_CLOEXEC) != 0) {
+  if (pipe2(reports, O_CLOEXEC) != 0) {
     close(input[0]);
     close(input[1]);
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
@@ -92,19 +109,19 @@ absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
   const pid_t agent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
-    for (int fd : {input[0], input[1], progress[0], progress[1]}) close(fd);
+    for (int fd : {input[0], input[1], reports[0], reports[1]}) close(fd);
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != agent) _exit(127);  // The agent is already gone.
     dup2(input[0], 0);
-    dup2(progress[1], 3);  // dup2 clears close-on-exec on the copy.
+    dup2(reports[1], 3);  // dup2 clears close-on-exec on the copy.
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(input[0]);
-  close(progress[1]);
+  close(reports[1]);
   const std::string bytes = assignment.SerializeAsString();
   size_t written = 0;
   while (written < bytes.size()) {
@@ -115,34 +132,69 @@ absl::StatusOr<Task> StartTask(const PoolAgentOptions& options,
     written += static_cast<size_t>(n);
   }
   close(input[1]);
-  fcntl(progress[0], F_SETFL, O_NONBLOCK);
+  fcntl(reports[0], F_SETFL, O_NONBLOCK);
   Task task;
   task.pid = pid;
   task.assignment = assignment;
-  task.progress_fd = progress[0];
+  task.report_fd = reports[0];
   return task;
 }
 
-void ReadProgress(Task& task) {
-  int64_t record[2];
-  while (read(task.progress_fd, record, sizeof(record)) ==
-         static_cast<ssize_t>(sizeof(record))) {
-    task.iteration = record[0];
-    task.cur_nimg = record[1];
+// Moves what the task has written so far into the outbox; its ticks are
+// also the progress the heartbeats carry.
+void ReadReports(Task& task, Outbox& outbox, std::ostream& log) {
+  char bytes[65536];
+  while (true) {
+    const ssize_t n = read(task.report_fd, bytes, sizeof(bytes));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // Nothing more for now, or the task has ended.
+    std::vector<TaskReport> reports;
+    const absl::Status read = task.reader.Feed(bytes, n, &reports);
+    if (!read.ok()) {
+      log << "pgan-worker: " << read.message() << std::endl;
+      return;
+    }
+    for (TaskReport& report : reports) {
+      if (const auto* tick =
+              std::get_if<pgan::v1::ReportTickRequest>(&report)) {
+        task.iteration = tick->tick().iterations();
+        task.cur_nimg = static_cast<int64_t>(tick->tick().kimg() * 1000 + 0.5);
+      }
+      task.exit_reported =
+          task.exit_reported ||
+          std::holds_alternative<pgan::v1::ReportExitRequest>(report);
+      outbox.push_back(std::move(report));
+    }
   }
+}
+
+// Sends the outbox in order until it is empty or the coordinator cannot
+// take the next report now; true when empty.
+bool Flush(CoordinatorClient& client, Outbox& outbox, std::ostream& log) {
+  while (!outbox.empty()) {
+    const absl::Status sent = client.Report(outbox.front());
+    if (ShouldResend(sent)) return false;
+    if (!sent.ok()) {
+      const auto [job, generation] = Subject(outbox.front());
+      log << "pgan-worker: the coordinator refused a report of job " << job
+          << " generation " << generation << ": " << sent.message()
+          << std::endl;
+    }
+    outbox.pop_front();
+  }
+  return true;
 }
 
 // Registers, retrying with backoff while the coordinator is unreachable.
 absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
     CoordinatorClient& client, const PoolAgentOptions& options,
-    const std::string& worker_id, const Task* task,
+    const std::string& worker_id,
+    const std::pair<std::string, int64_t>& running,
     const std::atomic<bool>* stop, std::ostream& log, AgentHealth& health) {
   pgan::v1::RegisterWorkerRequest request;
   request.set_worker_id(worker_id);
-  if (task != nullptr) {
-    request.set_job_id(task->assignment.job_id());
-    request.set_generation(task->assignment.generation());
-  }
+  request.set_job_id(running.first);
+  request.set_generation(running.second);
   request.mutable_info()->set_host(options.hostname);
   request.mutable_info()->set_gpus(options.gpus);
   request.mutable_info()->set_cpu_slots(options.cpu_slots);
@@ -210,7 +262,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
   if (!made.ok()) return made.status();
   CoordinatorClient& client = **made;
   absl::StatusOr<pgan::v1::RegisterWorkerResponse> registered =
-      Register(client, options, options.worker_id, nullptr, stop, log, health);
+      Register(client, options, options.worker_id, {}, stop, log, health);
   if (!registered.ok()) {
     return stop->load() ? absl::OkStatus() : registered.status();
   }
@@ -223,45 +275,65 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       << std::endl;
 
   std::optional<Task> task;
+  Outbox outbox;
   auto end_task = [&](int signal) {
     if (!task) return;
     task->killed = signal == SIGKILL;
     kill(task->pid, signal);
   };
+  // Reaps the task if it has ended (blocking: waits for it); a task that
+  // died without handing over its exit (a crash, a kill from outside) gets
+  // one written here: retryable, the coordinator ignores it for an old gang.
+  auto reap = [&](bool block) {
+    if (!task) return;
+    ReadReports(*task, outbox, log);
+    int status = 0;
+    if (waitpid(task->pid, &status, block ? 0 : WNOHANG) != task->pid) return;
+    ReadReports(*task, outbox, log);  // What it wrote before it ended.
+    if (!task->exit_reported && !task->killed) {
+      pgan::v1::ReportExitRequest exit;
+      exit.set_worker_id(worker_id);
+      exit.set_job_id(task->assignment.job_id());
+      exit.set_generation(task->assignment.generation());
+      exit.set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+      if (exit.exit_code() == 0) exit.set_exit_code(1);
+      exit.set_reason("the training process " + ExitText(status) +
+                      " without reporting how it ended");
+      exit.set_retryable(true);
+      outbox.push_back(std::move(exit));
+    }
+    log << "pgan-worker: task " << task->assignment.job_id() << " generation "
+        << task->assignment.generation() << " " << ExitText(status)
+        << std::endl;
+    close(task->report_fd);
+    task.reset();
+  };
+  // What this worker is busy with: its task's job and generation, or,
+  // until the coordinator has taken its last reports, the ended task's (so
+  // that a restarted coordinator adopts it and takes them).
+  auto running = [&]() -> std::pair<std::string, int64_t> {
+    if (task) return {task->assignment.job_id(), task->assignment.generation()};
+    if (!outbox.empty()) return Subject(outbox.front());
+    return {};
+  };
   bool unreachable = false;
   while (true) {
     health.Beat();
-    // Reap the task; report it if it died without reporting (a crash, a
-    // kill from outside): the coordinator ignores a report of an old gang.
-    if (task) {
-      ReadProgress(*task);
-      int status = 0;
-      if (waitpid(task->pid, &status, WNOHANG) == task->pid) {
-        const bool reported = WIFEXITED(status) && WEXITSTATUS(status) <= 2;
-        if (!reported && !task->killed) {
-          pgan::v1::ReportExitRequest exit;
-          exit.set_worker_id(worker_id);
-          exit.set_job_id(task->assignment.job_id());
-          exit.set_generation(task->assignment.generation());
-          exit.set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
-          exit.set_reason("the training process " + ExitText(status));
-          exit.set_retryable(true);
-          if (absl::Status sent = client.ReportExit(exit); !sent.ok()) {
-            log << "pgan-worker: could not report the task's exit: "
-                << sent.message() << std::endl;
-          }
-        }
-        log << "pgan-worker: task " << task->assignment.job_id()
-            << " generation " << task->assignment.generation() << " "
-            << ExitText(status) << std::endl;
-        close(task->progress_fd);
-        task.reset();
-      }
-    }
+    reap(/*block=*/false);
     if (stop->load()) {
       // Tell the coordinator now rather than let it wait for the timeout.
       const auto leave = [&] {
         health.SetReady(false, "leaving the pool");
+        // The last reports first, for a while: a task stopped here
+        // snapshots and says so.
+        const absl::Time give_up = absl::Now() + absl::Seconds(10);
+        while (!Flush(client, outbox, log) && absl::Now() < give_up) {
+          absl::SleepFor(absl::Milliseconds(500));
+        }
+        if (!outbox.empty()) {
+          log << "pgan-worker: left with " << outbox.size()
+              << " reports the coordinator did not take" << std::endl;
+        }
         pgan::v1::HeartbeatRequest bye;
         bye.set_worker_id(worker_id);
         bye.set_leaving(true);
@@ -276,24 +348,27 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       // a collective is killed after the collective timeout.
       end_task(SIGTERM);
       const absl::Time give_up = absl::Now() + options.comm_timeout;
-      while (waitpid(task->pid, nullptr, WNOHANG) != task->pid) {
+      while (task) {
         if (absl::Now() > give_up) {
           end_task(SIGKILL);
-          waitpid(task->pid, nullptr, 0);
+          reap(/*block=*/true);
           break;
         }
         absl::SleepFor(absl::Milliseconds(100));
+        reap(/*block=*/false);
       }
-      close(task->progress_fd);
       leave();
       return absl::OkStatus();
     }
 
+    // Reports before the heartbeat: an exit the coordinator has taken is
+    // not then mistaken for a task lost without one.
+    Flush(client, outbox, log);
     pgan::v1::HeartbeatRequest beat;
     beat.set_worker_id(worker_id);
+    beat.set_job_id(running().first);
+    beat.set_generation(running().second);
     if (task) {
-      beat.set_job_id(task->assignment.job_id());
-      beat.set_generation(task->assignment.generation());
       beat.set_iteration(task->iteration);
       beat.set_cur_nimg(task->cur_nimg);
     }
@@ -305,8 +380,8 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
         // again under the same id; the next heartbeat carries the task, and
         // the coordinator adopts it or says abort.
         health.SetReady(false, "the coordinator does not know this worker");
-        registered = Register(client, options, worker_id,
-                              task ? &*task : nullptr, stop, log, health);
+        registered =
+            Register(client, options, worker_id, running(), stop, log, health);
         if (!registered.ok() && !stop->load()) return registered.status();
         continue;
       }
@@ -336,9 +411,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       case HeartbeatResponse::ACTION_ASSIGN: {
         if (task) {  // Superseded: its gang was aborted.
           end_task(SIGKILL);
-          waitpid(task->pid, nullptr, 0);
-          close(task->progress_fd);
-          task.reset();
+          reap(/*block=*/true);
         }
         const pgan::v1::Assignment& a = response->assignment();
         log << "pgan-worker: assigned job " << a.job_id() << " generation "
@@ -356,7 +429,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
           exit.set_exit_code(1);
           exit.set_reason(std::string(started.status().message()));
           exit.set_retryable(true);
-          client.ReportExit(exit).IgnoreError();
+          outbox.push_back(std::move(exit));
         } else {
           task = std::move(*started);
         }

@@ -2,8 +2,12 @@
 // coordinator, heartbeats every second (with the running task's progress),
 // and runs each assignment in a child process (pgan-worker --task): it
 // starts the child on ASSIGN, kills it on ABORT (the gang is broken, and a
-// child blocked in a collective must not outlive it), and reports a child
-// that died without reporting. The child dies with the agent
+// child blocked in a collective must not outlive it). The child hands its
+// ticks, snapshots and exit to the agent (task_pipe.h); the agent keeps each
+// until the coordinator has taken it, resending after a reconnect, and
+// writes the exit of a child that died without one. Until then its
+// heartbeats still name the ended task's job, so that a restarted
+// coordinator adopts it and takes the reports. The child dies with the agent
 // (PR_SET_PDEATHSIG), so a lost agent is a lost worker, which the
 // coordinator sees as missing heartbeats. While the coordinator is
 // unreachable the agent keeps retrying with backoff and the child keeps

@@ -96,7 +96,7 @@ absl::Status RunAssignment(CoordinatorClient& client, Reporter& reporter,
   job.training.device =
       assignment.spec().resources().gpus_per_worker() > 0 ? "cuda:0" : "cpu";
   ReportingObserver observer(&reporter, options.worker_id, assignment.job_id(),
-                             assignment.generation(), options.progress_fd);
+                             assignment.generation());
   return RunJob(job, *comm, stop, log, comm->rank() == 0 ? &observer : nullptr);
 }
 
@@ -123,7 +123,8 @@ pgan::v1::ReportExitRequest RunPoolTask(CoordinatorClient& client,
   exit.set_worker_id(options.worker_id);
   exit.set_job_id(assignment.job_id());
   exit.set_generation(assignment.generation());
-  Reporter reporter(&client);
+  Reporter reporter(options.report_fd >= 0 ? SendToAgent(options.report_fd)
+                                           : SendToCoordinator(&client));
   absl::Status status =
       RunAssignment(client, reporter, assignment, options, stop, log);
   if (status.ok() && stop != nullptr && stop->load()) {
@@ -136,22 +137,13 @@ pgan::v1::ReportExitRequest RunPoolTask(CoordinatorClient& client,
     exit.set_exit_code(exit.retryable() ? 1 : 2);
     exit.set_reason(std::string(status.message()));
   }
-  // Ticks and snapshots first: the exit may end the job.
-  const absl::Time deadline = absl::Now() + options.report_patience;
+  // After the ticks and snapshots: the exit may end the job.
+  reporter.Add(exit);
   if (!reporter.Drain(options.report_patience)) {
-    log << "pgan-worker: the coordinator did not take this task's last "
-           "reports within "
+    log << "pgan-worker: "
+        << (options.report_fd >= 0 ? "the agent" : "the coordinator")
+        << " did not take this task's last reports within "
         << absl::FormatDuration(options.report_patience) << std::endl;
-  }
-  while (true) {
-    const absl::Status sent = client.ReportExit(exit);
-    if (sent.ok()) break;
-    if (absl::Now() >= deadline) {
-      log << "pgan-worker: could not report the exit: " << sent.message()
-          << std::endl;
-      break;
-    }
-    absl::SleepFor(absl::Seconds(1));
   }
   return exit;
 }

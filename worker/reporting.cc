@@ -1,7 +1,6 @@
 #include "worker/reporting.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -18,8 +17,16 @@ google::protobuf::Timestamp Now() {
 
 }  // namespace
 
-Reporter::Reporter(CoordinatorClient* client)
-    : client_(client), thread_([this] { Loop(); }) {}
+ReportSender SendToCoordinator(CoordinatorClient* client) {
+  return [client](const TaskReport& report) { return client->Report(report); };
+}
+
+ReportSender SendToAgent(int fd) {
+  return [fd](const TaskReport& report) { return WriteTaskReport(fd, report); };
+}
+
+Reporter::Reporter(ReportSender send)
+    : send_(std::move(send)), thread_([this] { Loop(); }) {}
 
 Reporter::~Reporter() {
   {
@@ -30,12 +37,12 @@ Reporter::~Reporter() {
   thread_.join();
 }
 
-void Reporter::Add(pgan::v1::ReportTickRequest tick) {
-  Push(Item{std::move(tick), std::nullopt});
-}
-
-void Reporter::Add(pgan::v1::ReportSnapshotRequest snapshot) {
-  Push(Item{std::nullopt, std::move(snapshot)});
+void Reporter::Add(TaskReport report) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(report));
+  }
+  changed_.notify_all();
 }
 
 bool Reporter::Drain(absl::Duration patience) {
@@ -44,33 +51,16 @@ bool Reporter::Drain(absl::Duration patience) {
                            [&] { return queue_.empty(); });
 }
 
-void Reporter::Push(Item item) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(item));
-  }
-  changed_.notify_all();
-}
-
 void Reporter::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    const Item item = queue_.front();
+    const TaskReport report = queue_.front();
     lock.unlock();
-    const absl::Status sent = item.tick
-                                  ? client_->ReportTick(*item.tick)
-                                  : client_->ReportSnapshot(*item.snapshot);
+    const absl::Status sent = send_(report);
     lock.lock();
-    // Retry what a coordinator that is away or restarting could take later;
-    // drop what it refuses for good (a stale or ended gang).
-    const bool transient = sent.code() == absl::StatusCode::kUnavailable ||
-                           sent.code() == absl::StatusCode::kDeadlineExceeded ||
-                           sent.code() == absl::StatusCode::kUnknown ||
-                           sent.code() == absl::StatusCode::kInternal ||
-                           sent.code() == absl::StatusCode::kResourceExhausted;
-    if (sent.ok() || !transient) {
+    if (!ShouldResend(sent)) {
       queue_.pop_front();
       changed_.notify_all();
     } else {
@@ -81,13 +71,11 @@ void Reporter::Loop() {
 }
 
 ReportingObserver::ReportingObserver(Reporter* reporter, std::string worker_id,
-                                     std::string job_id, int64_t generation,
-                                     int progress_fd)
+                                     std::string job_id, int64_t generation)
     : reporter_(reporter),
       worker_id_(std::move(worker_id)),
       job_id_(std::move(job_id)),
-      generation_(generation),
-      progress_fd_(progress_fd) {}
+      generation_(generation) {}
 
 template <typename Request>
 void ReportingObserver::Address(Request* request) const {
@@ -103,12 +91,6 @@ void ReportingObserver::OnTick(const config::TickReport& report) {
   reporter_->Add(std::move(request));
   iteration_.store(report.iterations);
   cur_nimg_.store(static_cast<int64_t>(report.kimg * 1000 + 0.5));
-  if (progress_fd_ >= 0) {
-    const int64_t progress[2] = {iteration_.load(), cur_nimg_.load()};
-    // The agent reads whole records; a full pipe only skips one.
-    [[maybe_unused]] ssize_t n =
-        write(progress_fd_, progress, sizeof(progress));
-  }
 }
 
 void ReportingObserver::OnSnapshot(const std::string& snapshot_path,

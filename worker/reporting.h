@@ -1,9 +1,10 @@
-// How rank 0 of a coordinator's job reports: ticks and snapshots become
-// ReportTick/ReportSnapshot calls, sent in order from a thread of their own
-// and each retried while the coordinator is away or has not re-adopted the
-// worker yet (UNAVAILABLE and the like), so training never waits for the
-// coordinator and a coordinator restart loses no report. Reports of a stale
-// or ended gang (ABORTED) are dropped.
+// How rank 0 of a coordinator's job reports: ticks and snapshots (and a
+// pool task's exit) go out in order from a thread of their own, so training
+// never waits for the coordinator. An attached gang sends them as RPCs,
+// each retried while the coordinator is away or has not re-adopted the
+// worker yet (UNAVAILABLE and the like), and drops those of a stale or
+// ended gang (ABORTED). A pool task hands them to its agent over a pipe
+// (task_pipe.h), which owns them from then on.
 #ifndef PGAN_WORKER_REPORTING_H_
 #define PGAN_WORKER_REPORTING_H_
 
@@ -11,8 +12,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,44 +21,45 @@
 #include "pgan/v1/worker.pb.h"
 #include "trainer/trainer.h"
 #include "worker/coordinator_client.h"
+#include "worker/task_pipe.h"
 
 namespace pgan::worker {
 
+// Sends one report; an error ShouldResend() accepts is retried a second
+// later, any other drops the report.
+using ReportSender = std::function<absl::Status(const TaskReport&)>;
+// As the RPC of its kind.
+ReportSender SendToCoordinator(CoordinatorClient* client);
+// As a frame on the agent's pipe.
+ReportSender SendToAgent(int fd);
+
 class Reporter {
  public:
-  explicit Reporter(CoordinatorClient* client);
+  explicit Reporter(ReportSender send);
   // Stops sending; what is still queued is dropped (Drain first).
   ~Reporter();
 
-  void Add(pgan::v1::ReportTickRequest tick);
-  void Add(pgan::v1::ReportSnapshotRequest snapshot);
+  void Add(TaskReport report);
   // Waits up to `patience` for the queue to empty; false if it did not.
   bool Drain(absl::Duration patience);
 
  private:
-  struct Item {
-    std::optional<pgan::v1::ReportTickRequest> tick;
-    std::optional<pgan::v1::ReportSnapshotRequest> snapshot;
-  };
-  void Push(Item item);
   void Loop();
 
-  CoordinatorClient* client_;
+  const ReportSender send_;
   std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<Item> queue_;
+  std::deque<TaskReport> queue_;
   bool stopping_ = false;
   std::thread thread_;  // Last: starts after the members it uses.
 };
 
 // Rank 0's ticks and snapshots as reports for one generation of one job;
-// progress (iterations, images) for heartbeats, also written to
-// `progress_fd` (two int64 per tick) when it is not -1.
+// progress (iterations, images) for heartbeats.
 class ReportingObserver final : public trainer::TrainingObserver {
  public:
   ReportingObserver(Reporter* reporter, std::string worker_id,
-                    std::string job_id, int64_t generation,
-                    int progress_fd = -1);
+                    std::string job_id, int64_t generation);
 
   void OnTick(const config::TickReport& report) override;
   void OnSnapshot(const std::string& snapshot_path,
@@ -74,7 +76,6 @@ class ReportingObserver final : public trainer::TrainingObserver {
   Reporter* reporter_;
   const std::string worker_id_, job_id_;
   const int64_t generation_;
-  const int progress_fd_;
   std::atomic<int64_t> iteration_{0}, cur_nimg_{0};
 };
 

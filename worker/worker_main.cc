@@ -159,8 +159,9 @@ int RunMpiJob(const std::string& job_path, const std::string& resume,
   return 0;
 }
 
-// The child of a pool agent: the assignment on stdin, the exit code says
-// whether it reported (0, 1 retryable, 2 final).
+// The child of a pool agent: the assignment on stdin, its reports (the
+// exit last) to the agent; the exit code says how it ended (0, 1
+// retryable, 2 final, 3 it could not start).
 int RunTask(const pgan::rpc::ChannelOptions& channel,
             const pgan::worker::PoolTaskOptions& options) {
   std::ostringstream bytes;
@@ -197,7 +198,7 @@ int main(int argc, char** argv) {
   agent.cpu_slots =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   double comm_timeout_s = 60;
-  int progress_fd = -1;
+  int report_fd = -1;
   app.add_option("--job", job_path,
                  "Job file (JSON with the options of pgan train), for mpirun");
   app.add_option("--resume", resume,
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
                "exit");
   app.add_option("--task", task, "(internal) run one assignment from stdin")
       ->group("");
-  app.add_option("--progress-fd", progress_fd, "(internal)")->group("");
+  app.add_option("--report-fd", report_fd, "(internal)")->group("");
   CLI11_PARSE(app, argc, argv);
   if (std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr) {
     pgan::trainer::FreezeSpectralNormForTesting(true);
@@ -260,7 +261,7 @@ int main(int argc, char** argv) {
     options.hostname = agent.hostname;
     options.cpu_slots = agent.cpu_slots;
     options.comm_timeout = absl::Seconds(comm_timeout_s);
-    options.progress_fd = progress_fd;
+    options.report_fd = report_fd;
     options.fallback_stats_cache = pgan::trainer::StatisticsCache::InUserCache(
         std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"));
     return RunTask(channel, options);

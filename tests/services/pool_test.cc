@@ -315,6 +315,44 @@ TEST_F(PoolTest, ACoordinatorKilledMidRunComesBackToTheJobAndItsHistory) {
   EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
 }
 
+// Issue 15's first failure: both tasks finish while the coordinator is
+// down. Their agents keep the exits and send them once it is back; the job
+// succeeds in its first generation, with every tick and snapshot.
+TEST_F(PoolTest, TasksThatEndWhileTheCoordinatorIsDownEndTheirJob) {
+  StartWorker();
+  StartWorker();
+  const std::string id = Submit(6);
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(240),
+                      [&] { return !RecordedTicks(id).empty(); }));
+  const int port = port_;
+  KillCoordinator();
+  const std::string ended =
+      absl::StrCat("task ", id, " generation 1 exited with code 0");
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(240), [&] {
+    for (int n : {0, 1}) {
+      if (ReadFile(WorkerLog(n)).value_or("").find(ended) == std::string::npos)
+        return false;
+    }
+    return true;
+  })) << "the tasks must end without waiting for the coordinator";
+  StartCoordinator(port);
+  EXPECT_TRUE(WaitFor(std::chrono::seconds(120), [&] {
+    return State(id) == "succeeded";
+  })) << State(id);
+  EXPECT_EQ(Generation(id), 1) << "re-adopted, not restarted";
+  const std::vector<pgan::v1::TickRecord> ticks = RecordedTicks(id);
+  ASSERT_FALSE(ticks.empty());
+  for (size_t i = 0; i < ticks.size(); ++i)
+    EXPECT_EQ(ticks[i].tick(), static_cast<int64_t>(i));
+  EXPECT_NEAR(ticks.back().kimg(), 0.024, 1e-9);
+  ASSERT_FALSE(RecordedSnapshots(id).empty());
+  EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
+  const std::string log = ReadFile(dir_.file("coordinator.log")).value_or("");
+  EXPECT_NE(log.find(absl::StrCat("job ", id, " succeeded at generation 1")),
+            std::string::npos)
+      << log;
+}
+
 // The probes of a Kubernetes deployment, on the real processes: a pool
 // worker is ready once registered, and stays alive but not ready while its
 // coordinator is gone; the coordinator is ready while it serves.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "tests/common/test_dir.h"
 
 namespace pgan::services {
@@ -25,11 +26,47 @@ class SchedulerTest : public ::testing::Test {
     auto store = StateStore::Open(dir_.file("state.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    SchedulerOptions options;
-    options.storage_dir = "/runs";
-    options.heartbeat_timeout = absl::Seconds(10);
-    options.rendezvous_timeout = absl::Seconds(5);
-    scheduler_ = std::make_unique<Scheduler>(store_.get(), options);
+    options_.storage_dir = "/runs";
+    options_.heartbeat_timeout = absl::Seconds(10);
+    options_.rendezvous_timeout = absl::Seconds(5);
+    options_.readopt_grace = absl::Seconds(10);
+    options_.log = [this](const std::string& line) { log_.push_back(line); };
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), options_);
+  }
+
+  // The coordinator killed and started again: a new scheduler over the
+  // same database, with none of the old one's memory.
+  void Restart() {
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), options_);
+  }
+
+  absl::Status Exit(const std::string& worker, const std::string& job,
+                    int64_t generation, int exit_code = 0) {
+    pgan::v1::ReportExitRequest exit;
+    exit.set_worker_id(worker);
+    exit.set_job_id(job);
+    exit.set_generation(generation);
+    exit.set_exit_code(exit_code);
+    exit.set_retryable(exit_code == 1);
+    return scheduler_->ReportExit(exit, now_);
+  }
+
+  // The workers take their assignments of generation 1 and start their
+  // tasks (their heartbeats name the job).
+  void StartTasks(const std::string& job,
+                  const std::vector<std::string>& workers) {
+    for (const std::string& w : workers) {
+      EXPECT_EQ(Beat(w).action(), HeartbeatResponse::ACTION_ASSIGN) << w;
+    }
+    for (const std::string& w : workers) Beat(w, job, 1);
+  }
+
+  // The log lines that contain `text`.
+  int Logged(const std::string& text) const {
+    return static_cast<int>(
+        std::count_if(log_.begin(), log_.end(), [&](const std::string& line) {
+          return line.find(text) != std::string::npos;
+        }));
   }
 
   std::string Submit(const std::string& id, int workers, int priority = 0,
@@ -71,6 +108,8 @@ class SchedulerTest : public ::testing::Test {
   pgan::v1::Job Job(const std::string& id) { return store_->GetJob(id)->job; }
 
   TestDir dir_;
+  SchedulerOptions options_;
+  std::vector<std::string> log_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   absl::Time now_ = absl::FromUnixSeconds(1000000);
@@ -469,6 +508,166 @@ TEST_F(SchedulerTest, AWorkerThatLeavesIsForgottenAtOnceAndItsGangRestarts) {
             std::string::npos)
       << restarting.pending_reason();
   EXPECT_EQ(Beat(b, job, 1).action(), HeartbeatResponse::ACTION_ABORT);
+}
+
+// Issue 15's first failure: both tasks ended while the coordinator was
+// down. One exit was taken before the restart, the other arrives after it,
+// before its worker is back in the gang: neither may be lost.
+TEST_F(SchedulerTest, ExitsAroundACoordinatorRestartAreNotLost) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  StartTasks(job, {a, b});
+  ASSERT_TRUE(Exit(a, job, 1).ok());
+  Restart();
+  ASSERT_TRUE(Exit(b, job, 1).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Job(job).generation(), 1);
+  EXPECT_EQ(Logged("job j succeeded at generation 1"), 1);
+  // Sent again (the acknowledgement was lost): nothing changes.
+  ASSERT_TRUE(Exit(b, job, 1).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, ARunningJobNoWorkerComesBackToRestartsFromItsSnapshot) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  Beat(a);
+  Beat(b);
+  Beat(a, job, 1);
+  pgan::v1::ReportSnapshotRequest snapshot;
+  snapshot.set_worker_id(a);
+  snapshot.set_job_id(job);
+  snapshot.set_generation(1);
+  snapshot.mutable_snapshot()->set_kimg(4);
+  snapshot.mutable_snapshot()->set_path("/runs/j/snapshot-000004.safetensors");
+  ASSERT_TRUE(scheduler_->ReportSnapshot(snapshot).ok());
+  // The coordinator restarts; the workers come back without their tasks
+  // (lost with them, their reports too).
+  Restart();
+  for (const std::string& w : {a, b}) {
+    pgan::v1::RegisterWorkerRequest again;
+    again.set_worker_id(w);
+    again.mutable_info()->set_host("host");
+    again.mutable_info()->set_cpu_slots(2);
+    ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  }
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  now_ += absl::Seconds(6);
+  Beat(a);
+  Beat(b);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_RUNNING)
+      << "the workers have the heartbeat timeout to come back";
+  EXPECT_EQ(Job(job).generation(), 1);
+  now_ += absl::Seconds(6);
+  Beat(a);
+  Beat(b);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  const pgan::v1::Job restarted = Job(job);
+  EXPECT_EQ(restarted.generation(), 2);
+  EXPECT_EQ(restarted.restarts(), 1);
+  EXPECT_EQ(Logged("job j generation 1 aborted (restart 1 of 5): no "
+                   "unfinished task of generation 1 seen for 1"),
+            1)
+      << absl::StrJoin(log_, "\n");
+  EXPECT_EQ(Logged("job j generation 2 started on"), 1);
+  EXPECT_EQ(Logged("from snapshot /runs/j/snapshot-000004.safetensors"), 1);
+  for (const std::string& w : {a, b}) {
+    const HeartbeatResponse beat = Beat(w);
+    ASSERT_EQ(beat.action(), HeartbeatResponse::ACTION_ASSIGN) << w;
+    EXPECT_EQ(beat.assignment().resume_snapshot(),
+              "/runs/j/snapshot-000004.safetensors");
+  }
+}
+
+// The finished member is back (its exit was still on its way), the other
+// one never: the job may not wait for it forever.
+TEST_F(SchedulerTest, AGangWhoseUnfinishedMembersNeverComeBackRestarts) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  StartTasks(job, {a, b});
+  Restart();
+  pgan::v1::RegisterWorkerRequest again;
+  again.set_worker_id(a);
+  again.set_job_id(job);
+  again.set_generation(1);
+  again.mutable_info()->set_host("host-a");
+  again.mutable_info()->set_cpu_slots(2);
+  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  ASSERT_TRUE(Exit(a, job, 1).ok());
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  now_ += absl::Seconds(6);
+  EXPECT_EQ(Beat(a).action(), HeartbeatResponse::ACTION_CONTINUE)
+      << "finished: it waits for the rest of its gang";
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_RUNNING);
+  now_ += absl::Seconds(6);
+  Beat(a);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  const pgan::v1::Job restarting = Job(job);
+  EXPECT_EQ(restarting.state(), pgan::v1::JOB_STATE_RESTARTING)
+      << "waits for two workers";
+  EXPECT_EQ(restarting.restarts(), 1);
+  EXPECT_NE(restarting.pending_reason().find(
+                "no unfinished task of generation 1 seen for 12s"),
+            std::string::npos)
+      << restarting.pending_reason();
+}
+
+TEST_F(SchedulerTest, AMemberWhoseTaskEndedUnreportedRestartsItsGang) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  StartTasks(job, {a, b});
+  EXPECT_EQ(Beat(a).action(), HeartbeatResponse::ACTION_ABORT)
+      << "a heartbeats idle: its task is gone";
+  const pgan::v1::Job restarting = Job(job);
+  EXPECT_EQ(restarting.restarts(), 1);
+  EXPECT_NE(restarting.pending_reason().find(
+                a + " on host-a runs no task of generation 1"),
+            std::string::npos)
+      << restarting.pending_reason();
+  EXPECT_EQ(Beat(b, job, 1).action(), HeartbeatResponse::ACTION_ABORT);
+}
+
+TEST_F(SchedulerTest, AnAssignmentWhoseResponseWasLostIsSentAgain) {
+  const std::string job = Submit("j", 2);
+  const std::string a = Register("host-a"), b = Register("host-b");
+  ASSERT_EQ(Beat(a).action(), HeartbeatResponse::ACTION_ASSIGN);
+  ASSERT_EQ(Beat(b).action(), HeartbeatResponse::ACTION_ASSIGN);
+  Beat(b, job, 1);
+  // a's response never arrived: it heartbeats idle and gets it again.
+  const HeartbeatResponse again = Beat(a);
+  ASSERT_EQ(again.action(), HeartbeatResponse::ACTION_ASSIGN);
+  EXPECT_EQ(again.assignment().generation(), 1);
+  EXPECT_EQ(Job(job).state(), pgan::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Job(job).restarts(), 0);
+  EXPECT_EQ(Beat(a, job, 1).action(), HeartbeatResponse::ACTION_CONTINUE);
+}
+
+TEST_F(SchedulerTest, TransitionsAndWorkersLostOrBackAreLoggedOneLineEach) {
+  const std::string job = Submit("j", 1, 0, /*max_restarts=*/0);
+  const std::string a = Register("host-a");
+  Beat(a);
+  Beat(a, job, 1);
+  ASSERT_TRUE(Exit(a, job, 1, /*exit_code=*/2).ok());
+  now_ += absl::Seconds(11);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  pgan::v1::RegisterWorkerRequest again;
+  again.set_worker_id(a);
+  again.mutable_info()->set_host("host-a");
+  again.mutable_info()->set_cpu_slots(2);
+  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  EXPECT_EQ(Logged(a + " on host-a joined (0 GPU, 2 cores)"), 1);
+  EXPECT_EQ(Logged("job j generation 1 started on " + a + " from the start"),
+            1);
+  EXPECT_EQ(
+      Logged("job j failed at generation 1: worker " + a + " exited with 2"),
+      1);
+  EXPECT_EQ(Logged(a + " on host-a lost (no heartbeat for 11s)"), 1);
+  EXPECT_EQ(Logged(a + " on host-a rejoined"), 1);
+  for (const std::string& line : log_) {
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  }
 }
 
 }  // namespace
