@@ -189,12 +189,13 @@ std::vector<Field> MakeOptionTable() {
       PGAN_TOP(grid_width)
           .Flag("--grid-width")
           .Help("Sample grid width in images (0: the reference's choice for "
-                "the resolution)")
+                "the resolution, sized for GPUs; at most 8 on a CPU)")
           .Between(0, 64)
           .Resume(OnResume::kMayChange),
       PGAN_TOP(grid_height)
           .Flag("--grid-height")
-          .Help("Sample grid height in images (0: the reference's choice)")
+          .Help("Sample grid height in images (0: the reference's choice; at "
+                "most 4 on a CPU)")
           .Between(0, 64)
           .Resume(OnResume::kMayChange));
   add(Group::kMetrics,

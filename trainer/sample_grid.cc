@@ -11,10 +11,16 @@
 
 namespace pgan::trainer {
 
-GridSize ResolveGridSize(int resolution, int width, int height) {
+GridSize ResolveGridSize(int resolution, int width, int height, bool on_gpu) {
   GridSize grid;
-  grid.width = width > 0 ? width : std::clamp(7680 / resolution, 7, 32);
-  grid.height = height > 0 ? height : std::clamp(4320 / resolution, 4, 32);
+  grid.width = std::clamp(7680 / resolution, 7, 32);
+  grid.height = std::clamp(4320 / resolution, 4, 32);
+  if (!on_gpu) {
+    grid.width = std::min(grid.width, kCpuGrid.width);
+    grid.height = std::min(grid.height, kCpuGrid.height);
+  }
+  if (width > 0) grid.width = width;
+  if (height > 0) grid.height = height;
   return grid;
 }
 

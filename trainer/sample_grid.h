@@ -20,9 +20,12 @@ struct GridSize {
   int height = 0;  // Rows.
 };
 
-// The reference's grid for a resolution: 7680 / res by 4320 / res images,
-// clipped to [7, 32] x [4, 32]; explicit sizes override.
-GridSize ResolveGridSize(int resolution, int width, int height);
+// The reference's grid for a resolution, sized for a GPU: 7680 / res by
+// 4320 / res images, clipped to [7, 32] x [4, 32]. On a CPU, where its up to
+// 1,024 images take minutes at every snapshot, at most kCpuGrid. Explicit
+// sizes override either.
+inline constexpr GridSize kCpuGrid{8, 4};
+GridSize ResolveGridSize(int resolution, int width, int height, bool on_gpu);
 
 // Tiles images [N, C, H, W] in the [-1, 1] convention (N = width * height)
 // with the reference's conversion: rint((x + 1) * 127.5) clipped to [0, 255].

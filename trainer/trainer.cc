@@ -16,6 +16,7 @@
 #include "trainer/device.h"
 #include "trainer/feature_weights.h"
 #include "trainer/progress_report.h"
+#include "trainer/root_work.h"
 #include "trainer/run_dir.h"
 #include "trainer/sample_grid.h"
 #include "trainer/state_dict.h"
@@ -122,6 +123,17 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 absl::Status Trainer::Setup(const std::string& resume_path) {
   SetIntraOpThreads(config_.threads);
   ASSIGN_OR_RETURN(const c10::Device device, PickDevice());
+  grid_ = ResolveGridSize(config_.model.resolution, config_.grid_width,
+                          config_.grid_height, device.is_cuda());
+  if (const GridSize reference =
+          ResolveGridSize(config_.model.resolution, config_.grid_width,
+                          config_.grid_height, /*on_gpu=*/true);
+      reference.width != grid_.width || reference.height != grid_.height) {
+    grid_note_ = absl::StrFormat(
+        " (on a CPU; the reference's %dx%d is sized for GPUs: "
+        "--grid-width, --grid-height)",
+        reference.width, reference.height);
+  }
   RETURN_IF_ERROR(OpenDataset());
   RETURN_IF_ERROR(BuildNetworksAndOptimizers(device, resume_path));
   RETURN_IF_ERROR(BuildStepAndLoader());
@@ -286,13 +298,18 @@ void Trainer::Log(const std::string& line) {
 absl::Status Trainer::Run(int64_t max_iterations) {
   const int64_t total_nimg = static_cast<int64_t>(config_.kimg * 1000);
   const int64_t batch = config_.batch;
-  if (progress_.batch_idx == 0 && is_rank0()) {
-    Log(absl::StrFormat("Training for %g kimg in %s", config_.kimg, run_dir_));
-    RETURN_IF_ERROR(WriteFakesGrid(
-        (fs::path(run_dir_) / "fakes_init.png").string(), nets_.G_ema,
-        ResolveGridSize(config_.model.resolution, config_.grid_width,
-                        config_.grid_height),
-        config_.seed, config_.BatchGpu(1)));
+  if (progress_.batch_idx == 0) {
+    if (is_rank0()) {
+      Log(absl::StrFormat("Training for %g kimg in %s", config_.kimg,
+                          run_dir_));
+      Log(absl::StrFormat("Sample grids of %dx%d images%s", grid_.width,
+                          grid_.height, grid_note_));
+    }
+    RETURN_IF_ERROR(OnRoot("rendering the initial sample grid", [&] {
+      return WriteFakesGrid((fs::path(run_dir_) / "fakes_init.png").string(),
+                            nets_.G_ema, grid_, config_.seed,
+                            config_.BatchGpu(1));
+    }));
   }
   tick_start_time_ = Clock::now();
   const bool starting_fresh = progress_.cur_tick == 0;
@@ -452,7 +469,10 @@ absl::Status Trainer::Evaluate(bool snapshot_written, bool done,
 }
 
 absl::Status Trainer::WriteSnapshot() {
-  if (!is_rank0()) return absl::OkStatus();
+  return OnRoot("writing the snapshot", [&] { return WriteSnapshotOnRoot(); });
+}
+
+absl::Status Trainer::WriteSnapshotOnRoot() {
   const fs::path dir(run_dir_);
   const std::string snapshot =
       (dir / SnapshotFileName(progress_.cur_nimg)).string();
@@ -465,16 +485,22 @@ absl::Status Trainer::WriteSnapshot() {
   RETURN_IF_ERROR(WriteFakesGrid(
       (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000))
           .string(),
-      nets_.G_ema,
-      ResolveGridSize(config_.model.resolution, config_.grid_width,
-                      config_.grid_height),
-      config_.seed, config_.BatchGpu(1)));
+      nets_.G_ema, grid_, config_.seed, config_.BatchGpu(1)));
   // With metrics, retention waits for them (Evaluate): a snapshot still
   // being evaluated may turn out to be the best.
   if (evaluator_ == nullptr) ApplyRetention(run_dir_, config_.keep_every_kimg);
   if (env_.observer != nullptr)
     env_.observer->OnSnapshot(snapshot, network, progress_);
   return absl::OkStatus();
+}
+
+absl::Status Trainer::OnRoot(const std::string& what,
+                             const std::function<absl::Status()>& work) {
+  // Beats well inside the collective timeout, and often enough that a
+  // short piece of work costs its peers little more than its length.
+  const absl::Duration beat = std::min(
+      absl::Seconds(1), absl::Seconds(config_.comm_timeout) / 4);
+  return RunOnRoot(*env_.group, what, beat, work);
 }
 
 }  // namespace pgan::trainer

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -23,6 +24,7 @@
 #include "trainer/evaluation.h"
 #include "trainer/network_file.h"
 #include "trainer/process_group.h"
+#include "trainer/sample_grid.h"
 #include "trainer/snapshot.h"
 #include "trainer/training_step.h"
 
@@ -100,7 +102,8 @@ class Trainer {
   // of this session (tests, benchmarks) without a final snapshot.
   absl::Status Run(int64_t max_iterations = 0);
 
-  // Writes a snapshot (and its exported network file) now.
+  // Writes a snapshot (and its exported network file and sample grid) now.
+  // Every rank calls it; rank 0 writes (RunOnRoot).
   absl::Status WriteSnapshot();
 
   const std::string& run_dir() const { return run_dir_; }
@@ -131,6 +134,10 @@ class Trainer {
   absl::StatusOr<bool> AgreeOnStop();
   // Fails when the ranks' parameters are no longer bit-identical.
   absl::Status CheckRanksAgree();
+  absl::Status WriteSnapshotOnRoot();
+  // Rank-0-only `work`, with every rank kept alive meanwhile (root_work.h).
+  absl::Status OnRoot(const std::string& what,
+                      const std::function<absl::Status()>& work);
   bool is_rank0() const { return env_.group->rank() == 0; }
   void Log(const std::string& line);
 
@@ -144,6 +151,8 @@ class Trainer {
   std::unique_ptr<SnapshotEvaluator> evaluator_;  // Null without --metrics.
   TrainProgress progress_;
   std::string run_dir_;
+  GridSize grid_;  // Of every fakes*.png.
+  std::string grid_note_;  // Why it is not the reference's, if it is not.
 
   // Tick bookkeeping.
   StepStats tick_stats_;

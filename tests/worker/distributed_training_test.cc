@@ -198,6 +198,36 @@ void ExpectSameUpdates(const Differences& d) {
   }
 }
 
+// Issue 15's second failure: rank 0 alone renders the sample grids and
+// writes the snapshots while rank 1 waits for it at the next collective.
+// Here that work (two 32x32 grids, about 10 s each on one core) far
+// outlasts the collective timeout (2 s; 3 s to release a collective), and
+// the healthy job must still end well.
+TEST(RankZeroWorkTest, WorkLongerThanTheCollectiveTimeoutDoesNotAbortTheJob) {
+  TestDir dir;
+  const std::string data = dir.file("data");
+  ASSERT_TRUE(testing::WriteRandomImageFolder(data, 16, 32, /*seed=*/7).ok());
+  const std::string outdir = dir.file("out");
+  const auto result = RunCommand(absl::StrCat(
+      PGAN_MPIEXEC, " --allow-run-as-root --oversubscribe -np 2 ", PGAN_BINARY,
+      " train --outdir ", outdir, " --data ", data,
+      " --cfg fastgan_lite --res 32 --ngf 8 --batch 8 --batch-gpu 4"
+      " --kimg 0.008 --tick 0.008 --snap 1 --grid 32x32 --comm-timeout 2"
+      " --device cpu --threads 1 --workers 1"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto run = trainer::ResolveResume("latest", outdir);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::string run_dir = fs::path(*run).parent_path().string();
+  for (const char* file : {"fakes_init.png", "fakes000000.png"}) {
+    EXPECT_TRUE(fs::exists(fs::path(run_dir) / file)) << file;
+  }
+  const std::string log = ReadFile(run_dir + "/log.txt").value_or("");
+  EXPECT_NE(log.find("Sample grids of 32x32 images"), std::string::npos)
+      << log;
+  EXPECT_NE(result.output.find("Done at 0.008 kimg"), std::string::npos)
+      << result.output;
+}
+
 TEST_F(DistributedTrainingTest, TwoRanksTrainLikeOneProcessAccumulating) {
   const std::string one = CopyOfStart("one"), two = CopyOfStart("two");
   Continue(one, 1, 2);
