@@ -4,7 +4,10 @@
 // `pgan` client commands. A small job runs to completion; a worker killed
 // mid-run makes the job restart from its latest snapshot on the workers
 // left; a coordinator killed mid-run and started again finds the job still
-// training and its history intact.
+// training and its history intact, and one down while the tasks end still
+// ends the job. HostsPoolTest puts the coordinator and each worker on a
+// host of its own (network namespaces, tests/common/test_hosts.h; skipped
+// without root): a gang across hosts, and a host cut off and healed.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -30,6 +34,7 @@
 #include "services/state_store.h"
 #include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
+#include "tests/common/test_hosts.h"
 
 namespace pgan::services {
 namespace {
@@ -83,10 +88,13 @@ class PoolTest : public ::testing::Test {
     const std::string port_file = dir_.file("port");
     fs::remove(port_file);
     coordinator_ = Spawn(
-        {PGAN_COORDINATOR, "--listen", absl::StrCat("127.0.0.1:", port),
-         "--port-file", port_file, "--state", dir_.file("state.db"), "--tokens",
-         dir_.file("tokens.txt"), "--data-root", dir_.file("data"), "--storage",
-         dir_.file("storage"), "--metrics-listen", "127.0.0.1:0"},
+        On(kCoordinatorHost,
+           {PGAN_COORDINATOR, "--listen",
+            absl::StrCat(Address(kCoordinatorHost), ":", port), "--port-file",
+            port_file, "--state", dir_.file("state.db"), "--tokens",
+            dir_.file("tokens.txt"), "--data-root", dir_.file("data"),
+            "--storage", dir_.file("storage"), "--metrics-listen",
+            absl::StrCat(Address(kCoordinatorHost), ":0")}),
         dir_.file("coordinator.log"));
     port_ = 0;
     WaitFor(std::chrono::seconds(20), [&] {
@@ -108,14 +116,28 @@ class PoolTest : public ::testing::Test {
     coordinator_ = -1;
   }
 
-  // A pool worker; its log is worker-<n>.log.
-  int StartWorker() {
+  // A pool worker on `host` (with test hosts; else 127.0.0.1); its log is
+  // worker-<n>.log.
+  int StartWorker(int host = 0) {
     const int n = static_cast<int>(workers_.size());
     workers_.push_back(Spawn(
-        {PGAN_WORKER, "--coordinator", absl::StrCat("127.0.0.1:", port_),
-         "--hostname", "127.0.0.1", "--cpu-slots", "1", "--comm-timeout", "30"},
+        On(host,
+           {PGAN_WORKER, "--coordinator", CoordinatorAddress(), "--hostname",
+            Address(host), "--cpu-slots", "1", "--comm-timeout", "30"}),
         WorkerLog(n), {"PGAN_TOKEN=worker-token"}));
     return n;
+  }
+
+  // Where the processes run: test hosts (HostsPoolTest) or this one.
+  static constexpr int kCoordinatorHost = 0;
+  std::string Address(int host) const {
+    return hosts_ ? hosts_->address(host) : "127.0.0.1";
+  }
+  std::vector<std::string> On(int host, std::vector<std::string> argv) const {
+    return hosts_ ? hosts_->On(host, std::move(argv)) : argv;
+  }
+  std::string CoordinatorAddress() const {
+    return absl::StrCat(Address(kCoordinatorHost), ":", port_);
   }
   std::string WorkerLog(int n) {
     return dir_.file(absl::StrCat("worker-", n, ".log"));
@@ -123,8 +145,9 @@ class PoolTest : public ::testing::Test {
 
   testing::CommandResult Pgan(const std::string& args) {
     return RunCommand(absl::StrCat(
-        "PGAN_TOKEN=alice-token PGAN_COORDINATOR=127.0.0.1:", port_, " ",
-        PGAN_BINARY, " ", args));
+        "PGAN_TOKEN=alice-token PGAN_COORDINATOR=", CoordinatorAddress(), " ",
+        hosts_ ? hosts_->ShellOn(kCoordinatorHost) : "", PGAN_BINARY, " ",
+        args));
   }
 
   // Submits a 2-worker job of `iterations` iterations of batch 4 with a
@@ -186,6 +209,7 @@ class PoolTest : public ::testing::Test {
     return ticks.ok() ? *ticks : std::vector<pgan::v1::TickRecord>{};
   }
 
+  std::unique_ptr<testing::TestHosts> hosts_;  // Null: all on 127.0.0.1.
   TestDir dir_;
   std::string data_;
   pid_t coordinator_ = -1;
@@ -351,6 +375,83 @@ TEST_F(PoolTest, TasksThatEndWhileTheCoordinatorIsDownEndTheirJob) {
   EXPECT_NE(log.find(absl::StrCat("job ", id, " succeeded at generation 1")),
             std::string::npos)
       << log;
+}
+
+// The same service across hosts: the coordinator on host 0, workers on
+// hosts 1 and 2 (network namespaces on one bridge), the Gloo gang's
+// traffic between their own addresses.
+class HostsPoolTest : public PoolTest {
+ protected:
+  void SetUp() override {
+    if (const std::string why = testing::TestHosts::Unavailable();
+        !why.empty()) {
+      GTEST_SKIP() << "no test hosts: " << why;
+    }
+    hosts_ = std::make_unique<testing::TestHosts>(3);
+    ASSERT_EQ(hosts_->error(), "");
+    PoolTest::SetUp();
+  }
+};
+
+TEST_F(HostsPoolTest, AGangAcrossTwoHostsTrainsAJob) {
+  StartWorker(1);
+  StartWorker(2);
+  const std::string id = Submit(6);
+  EXPECT_TRUE(WaitFor(std::chrono::seconds(240), [&] {
+    return State(id) == "succeeded";
+  })) << State(id);
+  EXPECT_EQ(Generation(id), 1);
+  // Each rank met the other at its own host's address.
+  for (int n : {0, 1}) {
+    const std::string log = ReadFile(WorkerLog(n)).value_or("");
+    EXPECT_NE(log.find(absl::StrCat("registered with ", CoordinatorAddress(),
+                                    " (", Address(n + 1))),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find(" of 2 of job " + id), std::string::npos) << log;
+  }
+  EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.024, 1e-9);
+}
+
+// A host cut off without a reset (its link down at the bridge: its packets
+// vanish) and healed later. The coordinator names the worker lost after the
+// heartbeat timeout and ends the gang; back, the worker registers again,
+// its stale task is told to abort, and the job resumes from its latest
+// snapshot at generation 2. Prints the times, for the fault figures.
+TEST_F(HostsPoolTest, AHostCutOffAndHealedRejoinsAndItsJobResumes) {
+  StartWorker(1);
+  StartWorker(2);
+  const std::string id = Submit(12);
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(240),
+                      [&] { return !RecordedSnapshots(id).empty(); }));
+  const double snapshot_kimg = RecordedSnapshots(id).back().kimg();
+  const std::string lost = absl::StrCat(" on ", Address(2), " lost");
+  const std::string log = dir_.file("coordinator.log");
+  hosts_->CutLink(2);
+  const absl::Time cut = absl::Now();
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] {
+    return ReadFile(log).value_or("").find(lost) != std::string::npos;
+  }));
+  const absl::Duration detected = absl::Now() - cut;
+  absl::SleepFor(absl::Seconds(5));
+  hosts_->HealLink(2);
+  const absl::Time healed = absl::Now();
+  ASSERT_TRUE(
+      WaitFor(std::chrono::seconds(60), [&] { return Generation(id) >= 2; }));
+  const absl::Duration resumed = absl::Now() - healed;
+  EXPECT_TRUE(WaitFor(std::chrono::seconds(300), [&] {
+    return State(id) == "succeeded";
+  })) << State(id);
+  const std::string text = ReadFile(log).value_or("");
+  EXPECT_NE(text.find(absl::StrCat(" on ", Address(2), " rejoined")),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("generation 2 started on"), std::string::npos) << text;
+  EXPECT_NEAR(RecordedSnapshots(id).back().kimg(), 0.048, 1e-9);
+  std::cout << "link cut: lost after " << absl::FormatDuration(detected)
+            << ", generation 2 " << absl::FormatDuration(resumed)
+            << " after the heal, resumed from the snapshot at " << snapshot_kimg
+            << " kimg\n";
 }
 
 // The probes of a Kubernetes deployment, on the real processes: a pool
