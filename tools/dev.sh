@@ -22,6 +22,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist
+  iproute2
 )
 
 as_root() {

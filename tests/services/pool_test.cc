@@ -388,7 +388,10 @@ class HostsPoolTest : public PoolTest {
       GTEST_SKIP() << "no test hosts: " << why;
     }
     hosts_ = std::make_unique<testing::TestHosts>(3);
-    ASSERT_EQ(hosts_->error(), "");
+    // Root without CAP_NET_ADMIN (some containers) gets this far.
+    if (!hosts_->error().empty()) {
+      GTEST_SKIP() << "no test hosts: " << hosts_->error();
+    }
     PoolTest::SetUp();
   }
 };
