@@ -366,8 +366,9 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
     Flush(client, outbox, log);
     pgan::v1::HeartbeatRequest beat;
     beat.set_worker_id(worker_id);
-    beat.set_job_id(running().first);
-    beat.set_generation(running().second);
+    const auto [job_id, generation] = running();
+    beat.set_job_id(job_id);
+    beat.set_generation(generation);
     if (task) {
       beat.set_iteration(task->iteration);
       beat.set_cur_nimg(task->cur_nimg);

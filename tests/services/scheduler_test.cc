@@ -94,6 +94,20 @@ class SchedulerTest : public ::testing::Test {
     return response->worker_id();
   }
 
+  // A known worker registering again (after its or the coordinator's
+  // restart), naming the job and generation it runs, if any.
+  absl::Status RegisterAgain(const std::string& worker, const std::string& host,
+                             const std::string& job = "",
+                             int64_t generation = 0) {
+    pgan::v1::RegisterWorkerRequest again;
+    again.set_worker_id(worker);
+    again.set_job_id(job);
+    again.set_generation(generation);
+    again.mutable_info()->set_host(host);
+    again.mutable_info()->set_cpu_slots(2);
+    return scheduler_->Register(again, now_).status();
+  }
+
   HeartbeatResponse Beat(const std::string& worker, const std::string& job = "",
                          int64_t generation = 0) {
     pgan::v1::HeartbeatRequest request;
@@ -291,11 +305,7 @@ TEST_F(SchedulerTest,
   Beat(a);
   // A new scheduler over the same store: its memory is empty.
   scheduler_ = std::make_unique<Scheduler>(store_.get(), SchedulerOptions{});
-  pgan::v1::RegisterWorkerRequest again;
-  again.set_worker_id(a);
-  again.mutable_info()->set_host("host-a");
-  again.mutable_info()->set_cpu_slots(2);
-  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  ASSERT_TRUE(RegisterAgain(a, "host-a").ok());
   EXPECT_EQ(Beat(a, job, 1).action(), HeartbeatResponse::ACTION_CONTINUE);
   EXPECT_EQ(scheduler_->idle_workers(), 0) << "adopted into its running job";
 
@@ -545,11 +555,7 @@ TEST_F(SchedulerTest, ARunningJobNoWorkerComesBackToRestartsFromItsSnapshot) {
   // (lost with them, their reports too).
   Restart();
   for (const std::string& w : {a, b}) {
-    pgan::v1::RegisterWorkerRequest again;
-    again.set_worker_id(w);
-    again.mutable_info()->set_host("host");
-    again.mutable_info()->set_cpu_slots(2);
-    ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+    ASSERT_TRUE(RegisterAgain(w, "host").ok());
   }
   ASSERT_TRUE(scheduler_->Tick(now_).ok());
   now_ += absl::Seconds(6);
@@ -587,13 +593,7 @@ TEST_F(SchedulerTest, AGangWhoseUnfinishedMembersNeverComeBackRestarts) {
   const std::string a = Register("host-a"), b = Register("host-b");
   StartTasks(job, {a, b});
   Restart();
-  pgan::v1::RegisterWorkerRequest again;
-  again.set_worker_id(a);
-  again.set_job_id(job);
-  again.set_generation(1);
-  again.mutable_info()->set_host("host-a");
-  again.mutable_info()->set_cpu_slots(2);
-  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  ASSERT_TRUE(RegisterAgain(a, "host-a", job, 1).ok());
   ASSERT_TRUE(Exit(a, job, 1).ok());
   ASSERT_TRUE(scheduler_->Tick(now_).ok());
   now_ += absl::Seconds(6);
@@ -652,11 +652,7 @@ TEST_F(SchedulerTest, TransitionsAndWorkersLostOrBackAreLoggedOneLineEach) {
   ASSERT_TRUE(Exit(a, job, 1, /*exit_code=*/2).ok());
   now_ += absl::Seconds(11);
   ASSERT_TRUE(scheduler_->Tick(now_).ok());
-  pgan::v1::RegisterWorkerRequest again;
-  again.set_worker_id(a);
-  again.mutable_info()->set_host("host-a");
-  again.mutable_info()->set_cpu_slots(2);
-  ASSERT_TRUE(scheduler_->Register(again, now_).ok());
+  ASSERT_TRUE(RegisterAgain(a, "host-a").ok());
   EXPECT_EQ(Logged(a + " on host-a joined (0 GPU, 2 cores)"), 1);
   EXPECT_EQ(Logged("job j generation 1 started on " + a + " from the start"),
             1);
