@@ -78,7 +78,6 @@ bool CanSeeJob(const Principal& principal, const std::string& owner) {
   return false;
 }
 
-
 absl::StatusOr<TokenAuthenticator> TokenAuthenticator::FromFile(
     const std::string& path) {
   ASSIGN_OR_RETURN(const std::string text, ReadFile(path));

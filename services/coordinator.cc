@@ -1,5 +1,6 @@
 #include "services/coordinator.h"
 
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <prometheus/text_serializer.h>
@@ -36,6 +37,9 @@ absl::Status CoordinatorConfig::Validate() const {
   }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (max_rpc_threads < 4 || max_rpc_threads > 4096) {
+    return absl::InvalidArgumentError("--max-rpc-threads: expected 4 to 4096");
   }
   if (!tls_client_ca.empty() && tls_cert.empty()) {
     return absl::InvalidArgumentError(
@@ -106,6 +110,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, credentials, &c->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  // gRPC's sync server answers RESOURCE_EXHAUSTED when its thread quota is
+  // spent (unbounded by default: a spike of slow calls grew it by
+  // thousands of threads until the process failed).
+  grpc::ResourceQuota quota("pgan-coordinator");
+  quota.SetMaxThreads(config.max_rpc_threads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(c->jobs_.get());
   builder.RegisterService(c->workers_.get());
   c->server_ = builder.BuildAndStart();

@@ -41,6 +41,12 @@ struct CoordinatorConfig {
   std::string storage_dir;
   // Timing of the pool (heartbeats, timeouts, rendezvous).
   SchedulerOptions scheduling;
+  // Threads that serve the synchronous RPCs (all but Rendezvous and
+  // StoreGet, which wait without one). A call that finds them all busy is
+  // answered RESOURCE_EXHAUSTED at once and its client retries after a
+  // backoff: load beyond capacity is shed, not queued until the process
+  // runs out of threads.
+  int max_rpc_threads = 64;
   // host:port of the plain-HTTP endpoints (port 0: any free one): /metrics
   // for Prometheus, /healthz (liveness: the scheduler's clock runs) and
   // /readyz (readiness: serving, and the state database answers); empty:

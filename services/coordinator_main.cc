@@ -40,6 +40,15 @@ int main(int argc, char** argv) {
          "--heartbeat-timeout", heartbeat_timeout_s,
          "Seconds without a heartbeat before a worker's gang is restarted")
       ->capture_default_str();
+  app.add_option("--max-rpc-threads", config.max_rpc_threads,
+                 "Threads serving RPCs; calls beyond them are answered "
+                 "RESOURCE_EXHAUSTED and retried by clients")
+      ->capture_default_str();
+  app.add_option("--max-heartbeat-rate", config.scheduling.max_heartbeat_rate,
+                 "Heartbeats per second the whole pool may send: a larger "
+                 "pool is told to beat less often, and its heartbeat timeout "
+                 "grows in proportion (0: no bound)")
+      ->capture_default_str();
   config.metrics_listen = "127.0.0.1:9470";
   app.add_option("--metrics-listen", config.metrics_listen,
                  "host:port of the Prometheus /metrics endpoint (empty: none)")
@@ -55,6 +64,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (!(heartbeat_timeout_s > 0)) {
     std::cerr << "pgan-coordinator: --heartbeat-timeout must be positive\n";
+    return 2;
+  }
+  if (config.scheduling.max_heartbeat_rate < 0) {
+    std::cerr << "pgan-coordinator: --max-heartbeat-rate must be >= 0\n";
     return 2;
   }
   config.scheduling.heartbeat_timeout = absl::Seconds(heartbeat_timeout_s);

@@ -31,7 +31,6 @@ using google::protobuf::util::TimeUtil;
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kChunkBytes = 1 << 20;
-constexpr auto kWatchPoll = std::chrono::milliseconds(500);
 
 // 64 random bits as "job-<16 hex digits>".
 std::string NewJobId() {
@@ -242,31 +241,32 @@ absl::StatusOr<pgan::v1::ListTicksResponse> JobApi::ListTicks(
   return response;
 }
 
-absl::Status JobApi::Watch(const Principal& caller,
-                           const pgan::v1::WatchJobRequest& request,
-                           const Writer<pgan::v1::JobEvent>& write,
-                           const Cancelled& cancelled) {
+absl::StatusOr<JobApi::JobWatch> JobApi::Watch(
+    const Principal& caller, const pgan::v1::WatchJobRequest& request) {
   ASSIGN_OR_RETURN(pgan::v1::Job job, VisibleJob(caller, "id", request.id()));
-  pgan::v1::JobEvent first;
-  *first.mutable_job() = job;
-  if (!write(first)) return absl::OkStatus();
-  pgan::v1::JobState state = job.state();
-  int64_t tick = job.has_last_tick() ? job.last_tick().tick() : -1;
-  while (!Terminal(state) && !cancelled()) {
-    std::this_thread::sleep_for(kWatchPoll);
-    ASSIGN_OR_RETURN(StoredJob now, store_->GetJob(request.id()));
-    const pgan::v1::Job& current = now.job;
-    const int64_t current_tick =
-        current.has_last_tick() ? current.last_tick().tick() : -1;
-    if (current.state() == state && current_tick == tick) continue;
-    pgan::v1::JobEvent event;
-    *event.mutable_job() = current;
-    if (current_tick != tick) *event.mutable_tick() = current.last_tick();
-    if (!write(event)) break;
-    state = current.state();
-    tick = current_tick;
+  return JobWatch(store_, std::move(job));
+}
+
+absl::StatusOr<std::optional<pgan::v1::JobEvent>> JobApi::JobWatch::Next() {
+  if (ended_) return std::nullopt;
+  pgan::v1::JobEvent event;
+  if (first_.has_value()) {
+    *event.mutable_job() = *std::move(first_);
+    first_.reset();
+  } else {
+    ASSIGN_OR_RETURN(StoredJob now, store_->GetJob(id_));
+    const int64_t tick =
+        now.job.has_last_tick() ? now.job.last_tick().tick() : -1;
+    if (now.job.state() == state_ && tick == tick_) return std::nullopt;
+    if (tick != tick_) *event.mutable_tick() = now.job.last_tick();
+    *event.mutable_job() = std::move(now.job);
   }
-  return absl::OkStatus();
+  const pgan::v1::Job& job = event.job();
+  id_ = job.id();
+  state_ = job.state();
+  tick_ = job.has_last_tick() ? job.last_tick().tick() : -1;
+  ended_ = Terminal(state_);
+  return event;
 }
 
 absl::Status JobApi::Download(const Principal& caller,

@@ -8,11 +8,14 @@
 #ifndef PGAN_SERVICES_JOB_API_H_
 #define PGAN_SERVICES_JOB_API_H_
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "pgan/v1/job.pb.h"
 #include "services/auth.h"
 #include "services/job_spec_validation.h"
@@ -49,12 +52,30 @@ class JobApi {
       const Principal& caller, const pgan::v1::ListSnapshotsRequest& r);
   absl::StatusOr<pgan::v1::ListTicksResponse> ListTicks(
       const Principal& caller, const pgan::v1::ListTicksRequest& r);
-  // The job as it is, then every change of state or new tick (polled from
-  // the store twice a second), until the job ends or the client leaves.
-  absl::Status Watch(const Principal& caller,
-                     const pgan::v1::WatchJobRequest& r,
-                     const Writer<pgan::v1::JobEvent>& write,
-                     const Cancelled& cancelled);
+  // A watch of one job: its events are the job as it is, then every change
+  // of its state or new tick, until it has ended. Not thread-safe; poll it
+  // from one caller at a time (twice a second: kWatchPoll).
+  class JobWatch {
+   public:
+    // The next event, or nullopt while nothing has changed.
+    absl::StatusOr<std::optional<pgan::v1::JobEvent>> Next();
+    // The last event was of an ended job: there are no more.
+    bool ended() const { return ended_; }
+
+   private:
+    friend class JobApi;
+    JobWatch(StateStore* store, pgan::v1::Job job)
+        : store_(store), first_(std::move(job)) {}
+    StateStore* store_;
+    std::optional<pgan::v1::Job> first_;  // Until the first Next().
+    std::string id_;
+    pgan::v1::JobState state_ = pgan::v1::JOB_STATE_UNSPECIFIED;
+    int64_t tick_ = -1;
+    bool ended_ = false;
+  };
+  static constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
+  absl::StatusOr<JobWatch> Watch(const Principal& caller,
+                                 const pgan::v1::WatchJobRequest& r);
   // A recorded snapshot's file in 1 MiB chunks.
   absl::Status Download(const Principal& caller,
                         const pgan::v1::DownloadSnapshotRequest& r,

@@ -15,7 +15,12 @@
 
 namespace pgan::services {
 
-class JobServiceImpl final : public pgan::v1::JobService::Service {
+// WatchJob, which lasts as long as the job, uses gRPC's callback API: a
+// watch polls on a timer and holds no thread between polls.
+using JobServiceBase = pgan::v1::JobService::WithCallbackMethod_WatchJob<
+    pgan::v1::JobService::Service>;
+
+class JobServiceImpl final : public JobServiceBase {
  public:
   // Not owned; must outlive the service. `metrics` may be null.
   JobServiceImpl(StateStore* store, const TokenAuthenticator* auth,
@@ -44,9 +49,9 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
       grpc::ServerContext* context,
       const pgan::v1::ListSnapshotsRequest* request,
       pgan::v1::ListSnapshotsResponse* response) override;
-  grpc::Status WatchJob(
-      grpc::ServerContext* context, const pgan::v1::WatchJobRequest* request,
-      grpc::ServerWriter<pgan::v1::JobEvent>* writer) override;
+  grpc::ServerWriteReactor<pgan::v1::JobEvent>* WatchJob(
+      grpc::CallbackServerContext* context,
+      const pgan::v1::WatchJobRequest* request) override;
   grpc::Status DownloadSnapshot(
       grpc::ServerContext* context,
       const pgan::v1::DownloadSnapshotRequest* request,
@@ -61,7 +66,7 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
  private:
   // A user or admin principal (UNAUTHENTICATED, PERMISSION_DENIED for a
   // worker token).
-  absl::StatusOr<Principal> Caller(grpc::ServerContext* context) const;
+  absl::StatusOr<Principal> Caller(grpc::ServerContextBase* context) const;
 
   const TokenAuthenticator* auth_;
   CoordinatorMetrics* metrics_;
@@ -71,7 +76,7 @@ class JobServiceImpl final : public pgan::v1::JobService::Service {
 // Who calls: the principal of the call's "authorization" metadata
 // (UNAUTHENTICATED without one or for an unknown token).
 absl::StatusOr<Principal> CallerOf(const TokenAuthenticator& auth,
-                                   grpc::ServerContext* context);
+                                   grpc::ServerContextBase* context);
 
 }  // namespace pgan::services
 

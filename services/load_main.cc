@@ -1,8 +1,10 @@
 // pgan-load: simulates a pool of workers against a running coordinator to
-// measure it: N workers register, then each heartbeats once a second (the
-// calls spread evenly over the second) for --seconds; prints heartbeat
-// latency percentiles and errors. Optionally submits a job first and
-// reports the time until its gang is assigned.
+// measure it: N workers register, then each heartbeats at the interval the
+// coordinator tells it (once a second for small pools; a large pool is
+// told to beat less often, see --max-heartbeat-rate of pgan-coordinator),
+// the calls spread evenly, for --seconds; prints heartbeat latency
+// percentiles, calls shed with RESOURCE_EXHAUSTED and errors. Optionally
+// submits a job first and reports the time until its gang is assigned.
 //
 //   pgan-load --coordinator 127.0.0.1:7470 --worker-token W --workers 5000
 #include <grpcpp/create_channel.h>
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
 
   // Register (sequentially: a one-time cost, timed separately).
   std::vector<std::string> ids;
+  std::atomic<int> interval_ms{1000};
   const Clock::time_point register_start = Clock::now();
   for (int i = 0; i < workers; ++i) {
     grpc::ClientContext context;
@@ -99,20 +102,24 @@ int main(int argc, char** argv) {
       return 1;
     }
     ids.push_back(response.worker_id());
+    interval_ms = std::max(1, response.heartbeat_interval_ms());
   }
   const double register_seconds =
       std::chrono::duration<double>(Clock::now() - register_start).count();
 
   std::mutex mu;
   std::vector<double> latencies;
-  std::atomic<int> in_flight{0}, errors{0}, assigned{0};
+  std::atomic<int> in_flight{0}, errors{0}, shed{0}, assigned{0};
   std::atomic<int64_t> submitted_ns{0}, all_assigned_ns{0};
   const bool submit = !user_token.empty() && !data.empty();
-  const auto period = std::chrono::nanoseconds(1000000000LL / workers);
   const Clock::time_point start = Clock::now();
   int64_t sent = 0;
+  // Each worker once per interval: one call every interval / workers.
+  auto period = [&] {
+    return std::chrono::nanoseconds(int64_t{interval_ms} * 1000000 / workers);
+  };
   for (Clock::time_point next = start;
-       next < start + std::chrono::seconds(seconds); next += period) {
+       next < start + std::chrono::seconds(seconds); next += period()) {
     std::this_thread::sleep_until(next);
     if (submit && submitted_ns == 0 &&
         next >= start + std::chrono::seconds(seconds) / 2) {
@@ -154,6 +161,8 @@ int main(int argc, char** argv) {
                                 Clock::now() - call->start)
                                 .count();
           if (status.ok()) {
+            if (call->response.heartbeat_interval_ms() > 0)
+              interval_ms = call->response.heartbeat_interval_ms();
             if (call->response.action() ==
                     pgan::v1::HeartbeatResponse::ACTION_ASSIGN &&
                 ++assigned == gang) {
@@ -164,6 +173,9 @@ int main(int argc, char** argv) {
             }
             std::lock_guard<std::mutex> lock(mu);
             latencies.push_back(ms);
+          } else if (status.error_code() ==
+                     grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            ++shed;  // The coordinator is over capacity: not an error.
           } else {
             ++errors;
           }
@@ -179,10 +191,12 @@ int main(int argc, char** argv) {
 
   std::lock_guard<std::mutex> lock(mu);
   std::printf(
-      "pgan-load: %d workers registered in %.2f s; %lld heartbeats in %.1f s "
-      "(%.0f/s), %d errors\n",
-      workers, register_seconds, static_cast<long long>(sent), elapsed,
-      sent / elapsed, errors.load());
+      "pgan-load: %d workers registered in %.2f s, told to heartbeat every "
+      "%d ms; %lld heartbeats in %.1f s (%.0f/s): %zu answered, %d shed "
+      "(RESOURCE_EXHAUSTED), %d errors\n",
+      workers, register_seconds, interval_ms.load(),
+      static_cast<long long>(sent), elapsed, sent / elapsed, latencies.size(),
+      shed.load(), errors.load());
   std::printf("heartbeat latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
               Percentile(latencies, 0.50), Percentile(latencies, 0.90),
               Percentile(latencies, 0.99), Percentile(latencies, 1.0));

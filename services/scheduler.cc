@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,25 @@
 
 namespace pgan::services {
 namespace {
+
+// The answer that hands `result` to `done`, or null while there is none.
+template <typename T>
+ParkedCalls::Answer Answering(std::optional<absl::StatusOr<T>> result,
+                              const Scheduler::Done<T>& done) {
+  if (!result.has_value()) return nullptr;
+  return [result = *std::move(result), done] { done(result); };
+}
+
+// Runs a call that answers through a callback and waits for its answer.
+template <typename T, typename Start>
+absl::StatusOr<T> Await(Start start) {
+  std::promise<absl::StatusOr<T>> answer;
+  std::future<absl::StatusOr<T>> answered = answer.get_future();
+  start([&answer](absl::StatusOr<T> result) {
+    answer.set_value(std::move(result));
+  });
+  return answered.get();
+}
 
 using pgan::v1::HeartbeatResponse;
 using pgan::v1::Job;
@@ -182,6 +203,7 @@ void Scheduler::AddAttachedLocked(const std::string& job_id,
   w.info.set_host(host);
   w.info.set_cpu_slots(1);
   w.last_seen = now;
+  w.interval = options_.heartbeat_interval;
   w.job_id = job_id;
   w.generation = generation;
   w.attached = true;
@@ -230,8 +252,7 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Scheduler::Register(
   AdoptLocked(w, request.job_id(), request.generation());
   pgan::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
-  response.set_heartbeat_interval_ms(static_cast<int32_t>(
-      absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+  response.set_heartbeat_interval_ms(TellIntervalLocked(w));
   return response;
 }
 
@@ -306,6 +327,7 @@ absl::StatusOr<HeartbeatResponse> Scheduler::Heartbeat(
   if (request.job_id().empty())
     RETURN_IF_ERROR(ReconcileIdleMemberLocked(w, now));
   response.set_action(w.pending);
+  response.set_heartbeat_interval_ms(TellIntervalLocked(w));
   if (w.pending == HeartbeatResponse::ACTION_ASSIGN)
     *response.mutable_assignment() = w.assignment;
   response.set_reason(w.reason);
@@ -366,31 +388,49 @@ absl::Status Scheduler::CheckMember(const std::string& worker_id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<pgan::v1::RendezvousResponse> Scheduler::Rendezvous(
-    const pgan::v1::RendezvousRequest& request) {
+void Scheduler::Rendezvous(const pgan::v1::RendezvousRequest& request,
+                           Done<pgan::v1::RendezvousResponse> done) {
   if (request.bootstrap().size() > 4096) {
-    return absl::InvalidArgumentError("bootstrap: at most 4096 bytes");
+    return done(absl::InvalidArgumentError("bootstrap: at most 4096 bytes"));
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(
-      CheckMember(request.worker_id(), request.job_id(), request.generation()));
-  gangs_[request.job_id()].bootstrap[request.worker_id()] = request.bootstrap();
-  rendezvous_cv_.notify_all();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        absl::ToChronoNanoseconds(options_.rendezvous_timeout);
-  while (true) {
-    RETURN_IF_ERROR(CheckMember(request.worker_id(), request.job_id(),
-                                request.generation()));
-    const Gang& gang = gangs_[request.job_id()];
-    if (gang.bootstrap.size() == gang.members.size()) break;
-    if (rendezvous_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("rendezvous of job ", request.job_id(), " generation ",
-                       request.generation(), ": ", gang.bootstrap.size(),
-                       " of ", gang.members.size(), " workers arrived"));
+  absl::Status refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused = CheckMember(request.worker_id(), request.job_id(),
+                          request.generation());
+    if (refused.ok()) {
+      gangs_[request.job_id()].bootstrap[request.worker_id()] =
+          request.bootstrap();
+      parked_.WakeLocked(request.job_id());
+      // Waits, parked, for the rest of the gang.
+      auto attempt = [this, request, done](bool expired) {
+        return Answering(RendezvousLocked(request, expired), done);
+      };
+      parked_.ParkLocked(request.job_id(),
+                         absl::Now() + options_.rendezvous_timeout,
+                         std::move(attempt), done);
+      return;
     }
   }
-  const Gang& gang = gangs_[request.job_id()];
+  done(refused);
+}
+
+std::optional<absl::StatusOr<pgan::v1::RendezvousResponse>>
+Scheduler::RendezvousLocked(const pgan::v1::RendezvousRequest& request,
+                            bool expired) const {
+  if (absl::Status member = CheckMember(request.worker_id(), request.job_id(),
+                                        request.generation());
+      !member.ok()) {
+    return member;
+  }
+  const Gang& gang = gangs_.at(request.job_id());
+  if (gang.bootstrap.size() < gang.members.size()) {
+    if (!expired) return std::nullopt;
+    return absl::DeadlineExceededError(
+        absl::StrCat("rendezvous of job ", request.job_id(), " generation ",
+                     request.generation(), ": ", gang.bootstrap.size(), " of ",
+                     gang.members.size(), " workers arrived"));
+  }
   pgan::v1::RendezvousResponse response;
   response.set_world_size(static_cast<int32_t>(gang.members.size()));
   response.set_generation(gang.generation);
@@ -420,33 +460,54 @@ absl::Status Scheduler::StoreSet(const pgan::v1::StoreSetRequest& request) {
         request.generation(), " is full (", gang.store.size(), " keys)"));
   }
   gang.store[request.key()] = request.value();
-  rendezvous_cv_.notify_all();
+  parked_.WakeLocked(request.job_id());
   return absl::OkStatus();
+}
+
+void Scheduler::StoreGet(const pgan::v1::StoreGetRequest& request,
+                         Done<pgan::v1::StoreGetResponse> done) {
+  if (request.wait_ms() < 0 || request.wait_ms() > 60000) {
+    return done(absl::InvalidArgumentError("wait_ms: expected 0 to 60000"));
+  }
+  auto attempt = [this, request, done](bool expired) {
+    return Answering(StoreGetLocked(request, expired), done);
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  parked_.ParkLocked(request.job_id(),
+                     absl::Now() + absl::Milliseconds(request.wait_ms()),
+                     std::move(attempt), done);
+}
+
+std::optional<absl::StatusOr<pgan::v1::StoreGetResponse>>
+Scheduler::StoreGetLocked(const pgan::v1::StoreGetRequest& request,
+                          bool expired) const {
+  if (absl::Status member = CheckMember(request.worker_id(), request.job_id(),
+                                        request.generation());
+      !member.ok()) {
+    return member;
+  }
+  const Gang& gang = gangs_.at(request.job_id());
+  if (auto it = gang.store.find(request.key()); it != gang.store.end()) {
+    pgan::v1::StoreGetResponse response;
+    response.set_value(it->second);
+    return response;
+  }
+  if (!expired) return std::nullopt;
+  return absl::DeadlineExceededError(absl::StrCat(
+      "key '", request.key(), "' of job ", request.job_id(), " generation ",
+      request.generation(), " not set within ", request.wait_ms(), " ms"));
+}
+
+absl::StatusOr<pgan::v1::RendezvousResponse> Scheduler::Rendezvous(
+    const pgan::v1::RendezvousRequest& request) {
+  return Await<pgan::v1::RendezvousResponse>(
+      [&](auto done) { Rendezvous(request, std::move(done)); });
 }
 
 absl::StatusOr<pgan::v1::StoreGetResponse> Scheduler::StoreGet(
     const pgan::v1::StoreGetRequest& request) {
-  if (request.wait_ms() < 0 || request.wait_ms() > 60000) {
-    return absl::InvalidArgumentError("wait_ms: expected 0 to 60000");
-  }
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(request.wait_ms());
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    RETURN_IF_ERROR(CheckMember(request.worker_id(), request.job_id(),
-                                request.generation()));
-    const Gang& gang = gangs_.at(request.job_id());
-    if (auto it = gang.store.find(request.key()); it != gang.store.end()) {
-      pgan::v1::StoreGetResponse response;
-      response.set_value(it->second);
-      return response;
-    }
-    if (rendezvous_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "key '", request.key(), "' of job ", request.job_id(), " generation ",
-          request.generation(), " not set within ", request.wait_ms(), " ms"));
-    }
-  }
+  return Await<pgan::v1::StoreGetResponse>(
+      [&](auto done) { StoreGet(request, std::move(done)); });
 }
 
 absl::Status Scheduler::ReportTick(const pgan::v1::ReportTickRequest& request) {
@@ -583,7 +644,7 @@ void Scheduler::ReleaseGangLocked(const std::string& job_id,
     }
   }
   gangs_.erase(g);
-  rendezvous_cv_.notify_all();
+  parked_.WakeLocked(job_id);
 }
 
 absl::Status Scheduler::FailGangLocked(const std::string& job_id,
@@ -644,10 +705,28 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id,
   return job;
 }
 
+int32_t Scheduler::TellIntervalLocked(Worker& w) const {
+  w.interval = options_.heartbeat_interval;
+  if (options_.max_heartbeat_rate > 0) {
+    w.interval = std::max(w.interval,
+                          absl::Seconds(static_cast<double>(workers_.size()) /
+                                        options_.max_heartbeat_rate));
+  }
+  return static_cast<int32_t>(absl::ToInt64Milliseconds(w.interval));
+}
+
+absl::Duration Scheduler::TimeoutOf(const Worker& w) const {
+  // As many missed beats as at the base interval: a worker told to beat
+  // less often is given as much longer.
+  return options_.heartbeat_timeout *
+         std::max(1.0,
+                  absl::FDivDuration(w.interval, options_.heartbeat_interval));
+}
+
 absl::Status Scheduler::Tick(absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, w] : workers_) {
-    if (w.dead || now - w.last_seen <= options_.heartbeat_timeout) continue;
+    if (w.dead || now - w.last_seen <= TimeoutOf(w)) continue;
     w.dead = true;
     Log(absl::StrCat("worker ", id, " on ", w.info.host(),
                      " lost (no heartbeat for ",
@@ -680,11 +759,10 @@ absl::Status Scheduler::RestartOrphansLocked(absl::Time now) {
       const auto& finished = job.finished_workers();
       for (const std::string& member : g->second.members) {
         auto w = workers_.find(member);
-        live = live ||
-               (w != workers_.end() && !w->second.dead &&
-                w->second.job_id == job.id() &&
-                std::find(finished.begin(), finished.end(), member) ==
-                    finished.end());
+        live = live || (w != workers_.end() && !w->second.dead &&
+                        w->second.job_id == job.id() &&
+                        std::find(finished.begin(), finished.end(), member) ==
+                            finished.end());
       }
     }
     if (live) continue;

@@ -15,17 +15,18 @@
 #ifndef PGAN_SERVICES_SCHEDULER_H_
 #define PGAN_SERVICES_SCHEDULER_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pgan/v1/worker.pb.h"
+#include "services/parked_calls.h"
 #include "services/state_store.h"
 
 namespace pgan::services {
@@ -34,6 +35,12 @@ struct SchedulerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   // Missing heartbeats this long ends the worker's gang. Default 10 s.
   absl::Duration heartbeat_timeout = absl::Seconds(10);
+  // Heartbeats per second the whole pool may send; 0: no bound. A pool
+  // larger than this at heartbeat_interval is told to beat less often (an
+  // interval of workers / rate seconds), and its heartbeat timeout grows
+  // in proportion: large pools keep the coordinator inside its capacity
+  // and notice a lost worker later.
+  double max_heartbeat_rate = 5000;
   // After a coordinator restart, how long a running job waits for a task
   // of its generation to come back before it restarts (its workers
   // reconnect within 5 s, see proto/rpc.cc). Zero: twice the heartbeat
@@ -58,14 +65,25 @@ class Scheduler {
       const pgan::v1::RegisterWorkerRequest& request, absl::Time now);
   absl::StatusOr<pgan::v1::HeartbeatResponse> Heartbeat(
       const pgan::v1::HeartbeatRequest& request, absl::Time now);
-  // Blocks until every member of the generation has arrived (or the
-  // rendezvous timeout: DEADLINE_EXCEEDED; or the gang fails: ABORTED).
+  // How a call that may wait is answered: exactly once, from any thread
+  // (never under the scheduler's lock).
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  // Answers once every member of the generation has arrived (or at the
+  // rendezvous timeout: DEADLINE_EXCEEDED; or when the gang fails:
+  // ABORTED). Returns at once: a call that must wait is parked and holds
+  // no thread.
+  void Rendezvous(const pgan::v1::RendezvousRequest& request,
+                  Done<pgan::v1::RendezvousResponse> done);
+  // The gang's key-value store (see worker.proto). StoreGet answers when
+  // the key is set, the wait ends (DEADLINE_EXCEEDED) or the gang fails
+  // (ABORTED); parked like Rendezvous.
+  absl::Status StoreSet(const pgan::v1::StoreSetRequest& request);
+  void StoreGet(const pgan::v1::StoreGetRequest& request,
+                Done<pgan::v1::StoreGetResponse> done);
+  // The same, blocking the calling thread until the answer.
   absl::StatusOr<pgan::v1::RendezvousResponse> Rendezvous(
       const pgan::v1::RendezvousRequest& request);
-  // The gang's key-value store (see worker.proto). StoreGet blocks until
-  // the key is set, the wait ends (DEADLINE_EXCEEDED) or the gang fails
-  // (ABORTED).
-  absl::Status StoreSet(const pgan::v1::StoreSetRequest& request);
   absl::StatusOr<pgan::v1::StoreGetResponse> StoreGet(
       const pgan::v1::StoreGetRequest& request);
   // Records the tick; its metrics also update the job's latest and best
@@ -115,6 +133,8 @@ class Scheduler {
     std::string id;
     pgan::v1::WorkerInfo info;
     absl::Time last_seen;
+    // The heartbeat interval it was last told.
+    absl::Duration interval = absl::Seconds(1);
     std::string job_id;  // Empty: idle.
     int64_t generation = 0;
     // Delivered with the next heartbeat.
@@ -158,6 +178,16 @@ class Scheduler {
   bool ReadoptAttachedLocked(const std::string& worker_id,
                              const std::string& job_id, int64_t generation,
                              absl::Time now);
+  // The heartbeat interval for the pool's size now, remembered as what
+  // `w` was told; in milliseconds.
+  int32_t TellIntervalLocked(Worker& w) const;
+  // How long `w` may be silent before it is lost.
+  absl::Duration TimeoutOf(const Worker& w) const;
+  // A parked call's answer (nullopt: not yet); `expired`: it must answer.
+  std::optional<absl::StatusOr<pgan::v1::RendezvousResponse>> RendezvousLocked(
+      const pgan::v1::RendezvousRequest& request, bool expired) const;
+  std::optional<absl::StatusOr<pgan::v1::StoreGetResponse>> StoreGetLocked(
+      const pgan::v1::StoreGetRequest& request, bool expired) const;
   absl::Status CheckMember(const std::string& worker_id,
                            const std::string& job_id, int64_t generation) const;
   // A member that heartbeats with no task: it never got its assignment
@@ -172,12 +202,15 @@ class Scheduler {
   StateStore* store_;
   const SchedulerOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable rendezvous_cv_;
   std::map<std::string, Worker> workers_;
   std::map<std::string, Gang> gangs_;  // By job id.
   // Running jobs without an unfinished task, since when.
   std::map<std::string, absl::Time> orphaned_since_;
   int64_t next_worker_ = 1;
+  // Rendezvous and StoreGet calls waiting for their gang, by job id; woken
+  // when the gang changes. Last: it stops (and answers what still waits)
+  // before the state its calls read goes.
+  ParkedCalls parked_{&mu_};
 };
 
 }  // namespace pgan::services

@@ -1,5 +1,9 @@
 #include "services/worker_service.h"
 
+#include <memory>
+#include <mutex>
+#include <utility>
+
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "proto/rpc.h"
@@ -18,6 +22,48 @@ const std::string& JobOf(const Request& request) {
 }
 std::string JobOf(const pgan::v1::RegisterWorkerRequest&) { return ""; }
 
+// A unary call answered later, from another thread, and finished exactly
+// once: by its answer or by its cancellation (a client that gives up, or
+// the server's shutdown), whichever comes first. Deletes itself when gRPC
+// is done with the call.
+template <typename Response>
+class LaterReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit LaterReactor(Response* response)
+      : call_(std::make_shared<Call>(this, response)) {}
+
+  // Answers the call unless it has ended; safe to keep and to call after
+  // the call has gone.
+  Scheduler::Done<Response> Answer() const {
+    return [call = call_](absl::StatusOr<Response> result) {
+      std::lock_guard<std::mutex> lock(call->mu);
+      if (call->reactor == nullptr) return;
+      if (result.ok()) *call->response = *std::move(result);
+      std::exchange(call->reactor, nullptr)
+          ->Finish(result.ok() ? grpc::Status::OK : ToGrpc(result.status()));
+    };
+  }
+
+  void OnCancel() override {
+    const std::shared_ptr<Call> call = call_;  // Finish may delete `this`.
+    std::lock_guard<std::mutex> lock(call->mu);
+    if (call->reactor == nullptr) return;
+    std::exchange(call->reactor, nullptr)
+        ->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "the call was cancelled while it waited"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct Call {
+    Call(grpc::ServerUnaryReactor* r, Response* p) : reactor(r), response(p) {}
+    std::mutex mu;
+    grpc::ServerUnaryReactor* reactor;  // Null once finished.
+    Response* response;                 // gRPC's, valid until finished.
+  };
+  std::shared_ptr<Call> call_;
+};
+
 }  // namespace
 
 WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
@@ -29,7 +75,7 @@ WorkerServiceImpl::WorkerServiceImpl(Scheduler* scheduler,
       metrics_(metrics),
       require_client_certificate_(require_client_certificate) {}
 
-absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* context,
+absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContextBase* context,
                                             const std::string& worker_id,
                                             const std::string& job_id) const {
   if (require_client_certificate_) {
@@ -53,21 +99,21 @@ absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* context,
   return absl::PermissionDeniedError("the worker API needs a worker token");
 }
 
-#define PGAN_WORKER_RPC(call)                                              \
-  if (absl::Status ok = CheckWorker(context, request->worker_id(),         \
-                                    JobOf(*request));                      \
-      !ok.ok())                                                            \
-    return ToGrpc(ok);                                                     \
-  auto result = (call);                                                    \
-  if (!result.ok()) return ToGrpc(result.status());                        \
-  *response = std::move(*result);                                          \
+#define PGAN_WORKER_RPC(call)                                          \
+  if (absl::Status ok =                                                \
+          CheckWorker(context, request->worker_id(), JobOf(*request)); \
+      !ok.ok())                                                        \
+    return ToGrpc(ok);                                                 \
+  auto result = (call);                                                \
+  if (!result.ok()) return ToGrpc(result.status());                    \
+  *response = std::move(*result);                                      \
   return grpc::Status::OK
 
-#define PGAN_WORKER_REPORT(call)                                   \
-  if (absl::Status ok = CheckWorker(context, request->worker_id(), \
-                                    JobOf(*request));              \
-      !ok.ok())                                                    \
-    return ToGrpc(ok);                                             \
+#define PGAN_WORKER_REPORT(call)                                       \
+  if (absl::Status ok =                                                \
+          CheckWorker(context, request->worker_id(), JobOf(*request)); \
+      !ok.ok())                                                        \
+    return ToGrpc(ok);                                                 \
   return ToGrpc(call)
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
@@ -85,10 +131,19 @@ grpc::Status WorkerServiceImpl::Heartbeat(
   PGAN_WORKER_RPC(scheduler_->Heartbeat(*request, absl::Now()));
 }
 
-grpc::Status WorkerServiceImpl::Rendezvous(
-    grpc::ServerContext* context, const pgan::v1::RendezvousRequest* request,
+grpc::ServerUnaryReactor* WorkerServiceImpl::Rendezvous(
+    grpc::CallbackServerContext* context,
+    const pgan::v1::RendezvousRequest* request,
     pgan::v1::RendezvousResponse* response) {
-  PGAN_WORKER_RPC(scheduler_->Rendezvous(*request));
+  auto* reactor = new LaterReactor<pgan::v1::RendezvousResponse>(response);
+  if (absl::Status ok =
+          CheckWorker(context, request->worker_id(), request->job_id());
+      !ok.ok()) {
+    reactor->Answer()(ok);
+  } else {
+    scheduler_->Rendezvous(*request, reactor->Answer());
+  }
+  return reactor;
 }
 
 grpc::Status WorkerServiceImpl::StoreSet(
@@ -97,10 +152,19 @@ grpc::Status WorkerServiceImpl::StoreSet(
   PGAN_WORKER_REPORT(scheduler_->StoreSet(*request));
 }
 
-grpc::Status WorkerServiceImpl::StoreGet(
-    grpc::ServerContext* context, const pgan::v1::StoreGetRequest* request,
+grpc::ServerUnaryReactor* WorkerServiceImpl::StoreGet(
+    grpc::CallbackServerContext* context,
+    const pgan::v1::StoreGetRequest* request,
     pgan::v1::StoreGetResponse* response) {
-  PGAN_WORKER_RPC(scheduler_->StoreGet(*request));
+  auto* reactor = new LaterReactor<pgan::v1::StoreGetResponse>(response);
+  if (absl::Status ok =
+          CheckWorker(context, request->worker_id(), request->job_id());
+      !ok.ok()) {
+    reactor->Answer()(ok);
+  } else {
+    scheduler_->StoreGet(*request, reactor->Answer());
+  }
+  return reactor;
 }
 
 grpc::Status WorkerServiceImpl::ReportTick(

@@ -1,4 +1,6 @@
 // pgan.v1.WorkerService over the Scheduler: worker-token callers only.
+// Rendezvous and StoreGet, which wait for the rest of a gang, use gRPC's
+// callback API and park in the scheduler: a waiting call holds no thread.
 // Thread-safe.
 #ifndef PGAN_SERVICES_WORKER_SERVICE_H_
 #define PGAN_SERVICES_WORKER_SERVICE_H_
@@ -10,7 +12,12 @@
 
 namespace pgan::services {
 
-class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
+using WorkerServiceBase =
+    pgan::v1::WorkerService::WithCallbackMethod_Rendezvous<
+        pgan::v1::WorkerService::WithCallbackMethod_StoreGet<
+            pgan::v1::WorkerService::Service>>;
+
+class WorkerServiceImpl final : public WorkerServiceBase {
  public:
   // Not owned; must outlive the service. With
   // `require_client_certificate` (mutual TLS), a call without a verified
@@ -26,15 +33,17 @@ class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const pgan::v1::HeartbeatRequest* request,
                          pgan::v1::HeartbeatResponse* response) override;
-  grpc::Status Rendezvous(grpc::ServerContext* context,
-                          const pgan::v1::RendezvousRequest* request,
-                          pgan::v1::RendezvousResponse* response) override;
+  grpc::ServerUnaryReactor* Rendezvous(
+      grpc::CallbackServerContext* context,
+      const pgan::v1::RendezvousRequest* request,
+      pgan::v1::RendezvousResponse* response) override;
   grpc::Status StoreSet(grpc::ServerContext* context,
                         const pgan::v1::StoreSetRequest* request,
                         pgan::v1::Ack* response) override;
-  grpc::Status StoreGet(grpc::ServerContext* context,
-                        const pgan::v1::StoreGetRequest* request,
-                        pgan::v1::StoreGetResponse* response) override;
+  grpc::ServerUnaryReactor* StoreGet(
+      grpc::CallbackServerContext* context,
+      const pgan::v1::StoreGetRequest* request,
+      pgan::v1::StoreGetResponse* response) override;
   grpc::Status ReportTick(grpc::ServerContext* context,
                           const pgan::v1::ReportTickRequest* request,
                           pgan::v1::Ack* response) override;
@@ -48,7 +57,7 @@ class WorkerServiceImpl final : public pgan::v1::WorkerService::Service {
  private:
   // A worker token, or the owner's token for the stand-in of an attached
   // gang ("attached-<job id>") of `job_id`.
-  absl::Status CheckWorker(grpc::ServerContext* context,
+  absl::Status CheckWorker(grpc::ServerContextBase* context,
                            const std::string& worker_id,
                            const std::string& job_id) const;
 

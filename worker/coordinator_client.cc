@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -135,6 +136,17 @@ bool ShouldResend(const absl::Status& status) {
     default:
       return false;
   }
+}
+
+bool ShouldRetry(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded ||
+         status.code() == absl::StatusCode::kResourceExhausted;
+}
+
+absl::Duration Jittered(absl::Duration wait) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return wait * std::uniform_real_distribution<double>(0.75, 1.25)(random);
 }
 
 absl::Status CoordinatorClient::ReportExit(

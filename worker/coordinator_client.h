@@ -56,6 +56,16 @@ class CoordinatorClient {
 // worker yet. OK and refusals for good (a stale or ended gang) are not.
 bool ShouldResend(const absl::Status& status);
 
+// Whether a call that failed with `status` is worth making again after a
+// wait: the coordinator is away, restarting or shedding load
+// (RESOURCE_EXHAUSTED).
+bool ShouldRetry(const absl::Status& status);
+
+// `wait` spread by +-25% at random: workers that start or reconnect
+// together (after a coordinator restart, say) then call at different
+// moments instead of in a storm.
+absl::Duration Jittered(absl::Duration wait);
+
 // The store of one generation of one job, as a member of its gang.
 class CoordinatorStore final : public comm::KeyValueStore {
  public:

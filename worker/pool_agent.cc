@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -212,18 +213,14 @@ absl::StatusOr<pgan::v1::RegisterWorkerResponse> Register(
     health.SetReady(
         false, absl::StrCat("cannot register with ", options.channel.address,
                             ": ", response.status().message()));
-    const absl::StatusCode code = response.status().code();
-    if (code != absl::StatusCode::kUnavailable &&
-        code != absl::StatusCode::kDeadlineExceeded) {
-      return response.status();
-    }
+    if (!ShouldRetry(response.status())) return response.status();
     if (!warned) {
       log << "pgan-worker: coordinator " << options.channel.address
           << " not reachable (" << response.status().message() << "); retrying"
           << std::endl;
       warned = true;
     }
-    absl::SleepFor(backoff);
+    absl::SleepFor(Jittered(backoff));
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
   return absl::CancelledError("stopped before registering");
@@ -267,8 +264,14 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
     return stop->load() ? absl::OkStatus() : registered.status();
   }
   const std::string worker_id = registered->worker_id();
+  // The coordinator's interval (it grows with the pool), each wait
+  // jittered; doubled, up to 4x, while the coordinator sheds load.
   absl::Duration interval =
       absl::Milliseconds(std::max(100, registered->heartbeat_interval_ms()));
+  int shed = 0;  // Heartbeats refused in a row with RESOURCE_EXHAUSTED.
+  auto wait_to_beat = [&] {
+    absl::SleepFor(Jittered(interval * (1 << std::min(shed, 2))));
+  };
   log << "pgan-worker " << worker_id << " registered with "
       << options.channel.address << " (" << options.hostname << ", "
       << options.gpus << " GPU, " << options.cpu_slots << " cores)"
@@ -400,8 +403,14 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
             << std::endl;
         unreachable = true;
       }
-      absl::SleepFor(interval);
+      shed = code == absl::StatusCode::kResourceExhausted ? shed + 1 : 0;
+      wait_to_beat();
       continue;
+    }
+    shed = 0;
+    if (response->heartbeat_interval_ms() > 0) {
+      interval =
+          absl::Milliseconds(std::max(100, response->heartbeat_interval_ms()));
     }
     health.SetReady(true);
     if (unreachable) {
@@ -449,7 +458,7 @@ absl::Status RunPoolAgent(const PoolAgentOptions& options,
       default:
         break;
     }
-    absl::SleepFor(interval);
+    wait_to_beat();
   }
 }
 

@@ -7,12 +7,15 @@
 #ifndef PGAN_TESTS_COMMON_TEST_HOSTS_H_
 #define PGAN_TESTS_COMMON_TEST_HOSTS_H_
 
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/common/subprocess.h"
 
@@ -85,6 +88,38 @@ class TestHosts {
   }
   void HealLink(int i) {
     Step(absl::StrCat(ip_, " link set ", veths_.at(i), " up"));
+  }
+
+  // Host i stops answering host `peer` (its packets to it are dropped,
+  // silently) while both keep talking to every other host; and heals.
+  void Partition(int i, int peer) {
+    Step(absl::StrCat(ShellOn(i), ip_, " route add blackhole ", address(peer)));
+  }
+  void Unpartition(int i, int peer) {
+    Step(absl::StrCat(ShellOn(i), ip_, " route del blackhole ", address(peer)));
+  }
+
+  // tc netem on host i's link (`netem` as tc takes it: "delay 50ms loss
+  // 2%"); empty "" clears it. Why not, when the kernel lacks sch_netem.
+  std::string Impair(int i, const std::string& netem) {
+    const CommandResult result = RunCommand(
+        netem.empty()
+            ? absl::StrCat(ShellOn(i), "tc qdisc del dev eth0 root")
+            : absl::StrCat(ShellOn(i), "tc qdisc add dev eth0 root netem ",
+                           netem));
+    return result.exit_code == 0 ? "" : result.output;
+  }
+
+  // Every process on host i (all of a host, as a power cut takes them).
+  std::vector<pid_t> Pids(int i) const {
+    std::vector<pid_t> pids;
+    const CommandResult result =
+        RunCommand(absl::StrCat(ip_, " netns pids ", namespaces_.at(i)));
+    for (absl::string_view line : absl::StrSplit(result.output, '\n')) {
+      int pid = 0;
+      if (absl::SimpleAtoi(line, &pid) && pid > 0) pids.push_back(pid);
+    }
+    return pids;
   }
 
  private:

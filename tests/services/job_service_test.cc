@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -761,6 +764,186 @@ TEST_F(JobServiceTest, MetricsOfTicksReachJobSnapshotsAndPrometheus) {
         absl::StrCat("pgan_job_eta_seconds{job=\"", job.id(), "\"}")}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
+}
+
+}  // namespace
+}  // namespace pgan::services
+
+namespace pgan::services {
+namespace {
+
+// Threads of this process (the coordinator under test runs in it).
+int Threads() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       fs::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+// Samples Threads() until stopped; the most seen.
+class ThreadPeak {
+ public:
+  ThreadPeak()
+      : sampler_([this] {
+          while (!stop_) {
+            peak_ = std::max(peak_.load(), Threads());
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
+  int Stop() {
+    stop_ = true;
+    sampler_.join();
+    return peak_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> peak_{0};
+  std::thread sampler_;
+};
+
+// An async call and what came back.
+template <typename Request, typename Response>
+struct AsyncCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  grpc::Status status;
+};
+
+// Regression (issue 15): the sync server gave every waiting Rendezvous,
+// StoreGet and WatchJob a thread of its own, and took as many threads as
+// calls came in; at 40,000 simulated workers it failed to create threads
+// 47,798 times and stopped answering.
+TEST_F(JobServiceTest, WaitingCallsHoldNoThreadAndABurstIsShedNotQueued) {
+  coordinator_.reset();
+  config_.max_rpc_threads = 8;
+  StartServer();
+  const std::string a = RegisterWorker("host-a", 1);
+  const std::string b = RegisterWorker("host-b", 1);
+  pgan::v1::Job job;
+  ASSERT_TRUE(Submit("alice-token", Spec(), &job).ok());
+  ASSERT_EQ(job.state(), pgan::v1::JOB_STATE_RUNNING);
+  auto workers = WorkerStub();
+  const int before = Threads();
+
+  // 1,000 StoreGets of a key not yet set and 100 watches of the job wait.
+  constexpr int kGets = 1000, kWatches = 100;
+  ThreadPeak waiting;
+  using Get = AsyncCall<pgan::v1::StoreGetRequest, pgan::v1::StoreGetResponse>;
+  std::vector<std::unique_ptr<Get>> gets;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kGets; ++i) {
+    auto call = std::make_unique<Get>();
+    call->context.AddMetadata("authorization", "Bearer worker-token");
+    call->request.set_worker_id(i % 2 ? a : b);
+    call->request.set_job_id(job.id());
+    call->request.set_generation(job.generation());
+    call->request.set_key("later");
+    call->request.set_wait_ms(60000);
+    workers->async()->StoreGet(&call->context, &call->request, &call->response,
+                               [c = call.get(), &answered](grpc::Status s) {
+                                 c->status = std::move(s);
+                                 ++answered;
+                               });
+    gets.push_back(std::move(call));
+  }
+  std::vector<std::unique_ptr<grpc::ClientContext>> watch_contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<pgan::v1::JobEvent>>> watches;
+  pgan::v1::WatchJobRequest watch;
+  watch.set_id(job.id());
+  for (int i = 0; i < kWatches; ++i) {
+    watch_contexts.push_back(As("alice-token"));
+    watches.push_back(stub_->WatchJob(watch_contexts.back().get(), watch));
+    pgan::v1::JobEvent first;
+    ASSERT_TRUE(watches.back()->Read(&first)) << "watch " << i;
+    EXPECT_EQ(first.job().id(), job.id());
+  }
+  // Every call is in (the watches have answered, the gets are parked)
+  // once a later plain call is answered on each channel... and the rest
+  // of the server still answers.
+  pgan::v1::HeartbeatRequest beat;
+  beat.set_worker_id(a);
+  pgan::v1::HeartbeatResponse response;
+  ASSERT_TRUE(
+      workers->Heartbeat(As("worker-token").get(), beat, &response).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int parked = waiting.Stop();
+  EXPECT_EQ(answered.load(), 0) << "nothing set the key yet";
+  EXPECT_LT(parked - before, 64)
+      << "threads while " << kGets << " StoreGets and " << kWatches
+      << " watches wait: " << parked << " (" << before << " before)";
+
+  // Setting the key answers every get.
+  pgan::v1::StoreSetRequest set;
+  set.set_worker_id(a);
+  set.set_job_id(job.id());
+  set.set_generation(job.generation());
+  set.set_key("later");
+  set.set_value("now");
+  pgan::v1::Ack ack;
+  ASSERT_TRUE(workers->StoreSet(As("worker-token").get(), set, &ack).ok());
+  for (int i = 0; i < 1000 && answered < kGets; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(answered.load(), kGets);
+  for (const auto& get : gets) {
+    ASSERT_TRUE(get->status.ok()) << get->status.error_message();
+    EXPECT_EQ(get->response.value(), "now");
+  }
+  for (auto& context : watch_contexts) context->TryCancel();
+  for (auto& reader : watches) {
+    pgan::v1::JobEvent event;
+    while (reader->Read(&event)) {
+    }
+    reader->Finish().IgnoreError();
+  }
+
+  // A burst of 3,000 heartbeats at once: each is answered or shed with
+  // RESOURCE_EXHAUSTED, and the server's threads stay within its bound.
+  constexpr int kBurst = 3000;
+  using Beat =
+      AsyncCall<pgan::v1::HeartbeatRequest, pgan::v1::HeartbeatResponse>;
+  std::vector<std::unique_ptr<Beat>> beats;
+  std::atomic<int> done{0};
+  const int idle = Threads();
+  ThreadPeak bursting;
+  for (int i = 0; i < kBurst; ++i) {
+    auto call = std::make_unique<Beat>();
+    call->context.AddMetadata("authorization", "Bearer worker-token");
+    call->request.set_worker_id(i % 2 ? a : b);
+    call->request.set_job_id(job.id());
+    call->request.set_generation(job.generation());
+    workers->async()->Heartbeat(&call->context, &call->request, &call->response,
+                                [c = call.get(), &done](grpc::Status s) {
+                                  c->status = std::move(s);
+                                  ++done;
+                                });
+    beats.push_back(std::move(call));
+  }
+  for (int i = 0; i < 3000 && done < kBurst; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int peak = bursting.Stop();
+  ASSERT_EQ(done.load(), kBurst);
+  int ok = 0, shed = 0;
+  for (const auto& beat : beats) {
+    if (beat->status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(beat->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << beat->status.error_message();
+      ++shed;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_LE(peak - idle, config_.max_rpc_threads + 16)
+      << "threads during a burst of " << kBurst << " heartbeats (" << ok
+      << " answered, " << shed << " shed)";
+  std::printf(
+      "burst of %d heartbeats: %d answered, %d shed; threads %d -> "
+      "%d\n",
+      kBurst, ok, shed, idle, peak);
 }
 
 }  // namespace

@@ -666,5 +666,31 @@ TEST_F(SchedulerTest, TransitionsAndWorkersLostOrBackAreLoggedOneLineEach) {
   }
 }
 
+// A pool larger than the coordinator's heartbeat budget is told to beat
+// less often, and is given as much longer before a worker counts as lost.
+TEST_F(SchedulerTest, ALargePoolIsToldToBeatLessOftenAndWaitedForLonger) {
+  options_.max_heartbeat_rate = 2;  // Heartbeats per second, the whole pool.
+  Restart();
+  const std::string a = Register("h1");
+  EXPECT_EQ(Beat(a).heartbeat_interval_ms(), 1000) << "1 worker: the base";
+  const std::string b = Register("h2");
+  const std::string c = Register("h3");
+  const std::string d = Register("h4");
+  for (const std::string& w : {a, b, c, d}) {
+    EXPECT_EQ(Beat(w).heartbeat_interval_ms(), 2000) << "4 workers at 2/s";
+  }
+  // Ten missed beats at 2 s: lost after 20 s of silence, not 10.
+  now_ += absl::Seconds(15);
+  Beat(a);
+  Beat(b);
+  Beat(c);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  EXPECT_EQ(scheduler_->worker_counts().dead, 0);
+  now_ += absl::Seconds(6);
+  ASSERT_TRUE(scheduler_->Tick(now_).ok());
+  EXPECT_EQ(scheduler_->worker_counts().dead, 1) << d << " silent for 21 s";
+  EXPECT_EQ(Logged(d + " on h4 lost"), 1);
+}
+
 }  // namespace
 }  // namespace pgan::services
