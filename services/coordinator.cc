@@ -118,12 +118,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   builder.SetResourceQuota(quota);
   builder.RegisterService(c->jobs_.get());
   builder.RegisterService(c->workers_.get());
+  std::unique_ptr<grpc::ServerCompletionQueue> cq =
+      builder.AddCompletionQueue();
   c->server_ = builder.BuildAndStart();
   if (c->server_ == nullptr || c->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen,
                      " (in use, or not an address of this host)"));
   }
+  c->waiting_ = std::make_unique<CompletionLoop>(std::move(cq));
+  c->workers_->ServeWaitingCalls(c->waiting_.get());
+  c->jobs_->ServeWatches(c->waiting_.get());
+  c->waiting_->Start();
   c->serving_ = true;
   c->clock_unix_ms_ = absl::ToUnixMillis(absl::Now());
   Coordinator* raw = c.get();
@@ -169,6 +175,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
 Coordinator::~Coordinator() {
   http_.reset();
   Shutdown();
+  // The async calls end once the server has: those parked in the
+  // scheduler are answered, watches end at their next alarm.
+  if (waiting_ != nullptr) {
+    waiting_->Stop([this] { scheduler_->AbandonWaiting(); });
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;

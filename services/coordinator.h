@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "proto/http_server.h"
 #include "services/auth.h"
+#include "services/completion_loop.h"
 #include "services/job_service.h"
 #include "services/job_spec_validation.h"
 #include "services/metrics.h"
@@ -91,6 +92,8 @@ class Coordinator {
   std::unique_ptr<JobServiceImpl> jobs_;
   std::unique_ptr<WorkerServiceImpl> workers_;
   std::unique_ptr<grpc::Server> server_;
+  // Drives the waiting RPCs (completion_loop.h); stopped after server_.
+  std::unique_ptr<CompletionLoop> waiting_;
   int port_ = 0;
   std::mutex mu_;
   std::condition_variable stop_cv_;

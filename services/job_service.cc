@@ -3,7 +3,6 @@
 #include <grpcpp/alarm.h>
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -14,82 +13,84 @@ namespace pgan::services {
 
 using rpc::ToGrpc;
 
-namespace {
-
-// A WatchJob stream: polls its watch on a timer (gRPC's alarm) and writes
-// what changed, one event at a time. Exactly one of the alarm and a write
-// is pending until it finishes; a cancelled call (the client left, or the
-// server shuts down) ends at the next of them. Deletes itself when gRPC is
-// done with the call.
-class WatchReactor final : public grpc::ServerWriteReactor<pgan::v1::JobEvent> {
+// One WatchJob call: listens for the next when it arrives, then writes
+// the watch's events, polling it on an alarm between them. Runs on the
+// loop's one thread. A client that has left is noticed at the next write;
+// a stopping loop ends the call at the next alarm.
+class AsyncWatch final : public AsyncOp {
  public:
-  explicit WatchReactor(absl::StatusOr<JobApi::JobWatch> watch) {
-    if (!watch.ok()) {
-      Finish(ToGrpc(watch.status()));
-      return;
-    }
-    watch_.emplace(*std::move(watch));
-    Poll();
+  static void Listen(JobServiceImpl* service, CompletionLoop* loop) {
+    new AsyncWatch(service, loop);
   }
 
-  void OnWriteDone(bool ok) override {
-    if (!ok) return Finish(grpc::Status::CANCELLED);
-    if (watch_->ended()) return Finish(grpc::Status::OK);
-    Arm();
-  }
-  void OnCancel() override {
-    bool armed = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cancelled_ = true;
-      armed = armed_;
+  void Proceed(bool ok) override {
+    switch (state_) {
+      case State::kListening:
+        if (!ok) return delete this;  // The server is shutting down.
+        if (!loop_->stopping()) Listen(service_, loop_);
+        if (absl::StatusOr<JobApi::JobWatch> watch = Start(); watch.ok()) {
+          watch_.emplace(*std::move(watch));
+          return Poll();
+        } else {
+          return Finish(ToGrpc(watch.status()));
+        }
+      case State::kWriting:
+        if (!ok) return Finish(grpc::Status::CANCELLED);
+        if (watch_->ended()) return Finish(grpc::Status::OK);
+        return Arm();
+      case State::kWaiting:
+        if (loop_->stopping()) {
+          return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                     "the coordinator is shutting down"));
+        }
+        return Poll();
+      case State::kFinishing:
+        return delete this;
     }
-    // Its callback then runs with ok false; outside the lock, which the
-    // callback takes.
-    if (armed) alarm_.Cancel();
   }
-  void OnDone() override { delete this; }
 
  private:
-  // Writes the next event, or waits for one.
+  enum class State { kListening, kWriting, kWaiting, kFinishing };
+
+  AsyncWatch(JobServiceImpl* service, CompletionLoop* loop)
+      : AsyncOp(loop), service_(service), writer_(&context_) {
+    service_->RequestWatchJob(&context_, &request_, &writer_, loop->cq(),
+                              loop->cq(), this);
+  }
+
+  absl::StatusOr<JobApi::JobWatch> Start() {
+    ASSIGN_OR_RETURN(Principal caller, service_->Caller(&context_));
+    return service_->api_.Watch(caller, request_);
+  }
   void Poll() {
     absl::StatusOr<std::optional<pgan::v1::JobEvent>> next = watch_->Next();
     if (!next.ok()) return Finish(ToGrpc(next.status()));
     if (!next->has_value()) return Arm();
     event_ = **std::move(next);
-    StartWrite(&event_);
+    state_ = State::kWriting;
+    writer_.Write(event_, this);
   }
   void Arm() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!cancelled_) {
-        armed_ = true;
-        alarm_.Set(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(JobApi::kWatchPoll),
-                   [this](bool ok) { OnAlarm(ok); });
-        return;
-      }
-    }
-    Finish(grpc::Status::CANCELLED);  // Never under the lock: it may end us.
+    state_ = State::kWaiting;
+    alarm_.Set(loop_->cq(),
+               std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(JobApi::kWatchPoll),
+               this);
   }
-  void OnAlarm(bool ok) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      armed_ = false;
-    }
-    if (!ok) return Finish(grpc::Status::CANCELLED);
-    Poll();
+  void Finish(const grpc::Status& status) {
+    state_ = State::kFinishing;
+    writer_.Finish(status, this);
   }
 
+  JobServiceImpl* const service_;
+  State state_ = State::kListening;
+  grpc::ServerContext context_;
+  pgan::v1::WatchJobRequest request_;
+  grpc::ServerAsyncWriter<pgan::v1::JobEvent> writer_;
   std::optional<JobApi::JobWatch> watch_;
   pgan::v1::JobEvent event_;  // Being written.
-  std::mutex mu_;             // Orders OnCancel against the alarm.
-  bool cancelled_ = false;
-  bool armed_ = false;
   grpc::Alarm alarm_;
 };
-
-}  // namespace
 
 JobServiceImpl::JobServiceImpl(StateStore* store,
                                const TokenAuthenticator* auth, PathRoots roots,
@@ -188,15 +189,8 @@ grpc::Status JobServiceImpl::ListWorkers(
 #undef PGAN_JOB_RPC
 
 // Streams are not timed: they last as long as the client stays.
-grpc::ServerWriteReactor<pgan::v1::JobEvent>* JobServiceImpl::WatchJob(
-    grpc::CallbackServerContext* context,
-    const pgan::v1::WatchJobRequest* request) {
-  absl::StatusOr<JobApi::JobWatch> watch = [&] {
-    absl::StatusOr<Principal> caller = Caller(context);
-    if (!caller.ok()) return absl::StatusOr<JobApi::JobWatch>(caller.status());
-    return api_.Watch(*caller, *request);
-  }();
-  return new WatchReactor(std::move(watch));
+void JobServiceImpl::ServeWatches(CompletionLoop* loop) {
+  AsyncWatch::Listen(this, loop);
 }
 
 grpc::Status JobServiceImpl::DownloadSnapshot(

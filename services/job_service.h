@@ -10,14 +10,15 @@
 #include "absl/status/statusor.h"
 #include "pgan/v1/job.grpc.pb.h"
 #include "services/auth.h"
+#include "services/completion_loop.h"
 #include "services/job_api.h"
 #include "services/metrics.h"
 
 namespace pgan::services {
 
-// WatchJob, which lasts as long as the job, uses gRPC's callback API: a
-// watch polls on a timer and holds no thread between polls.
-using JobServiceBase = pgan::v1::JobService::WithCallbackMethod_WatchJob<
+// WatchJob, which lasts as long as the job, is served on gRPC's async API
+// (completion_loop.h): a watch polls on a timer and holds no thread.
+using JobServiceBase = pgan::v1::JobService::WithAsyncMethod_WatchJob<
     pgan::v1::JobService::Service>;
 
 class JobServiceImpl final : public JobServiceBase {
@@ -49,9 +50,8 @@ class JobServiceImpl final : public JobServiceBase {
       grpc::ServerContext* context,
       const pgan::v1::ListSnapshotsRequest* request,
       pgan::v1::ListSnapshotsResponse* response) override;
-  grpc::ServerWriteReactor<pgan::v1::JobEvent>* WatchJob(
-      grpc::CallbackServerContext* context,
-      const pgan::v1::WatchJobRequest* request) override;
+  // Serves WatchJob on `loop` (its queue is the server's).
+  void ServeWatches(CompletionLoop* loop);
   grpc::Status DownloadSnapshot(
       grpc::ServerContext* context,
       const pgan::v1::DownloadSnapshotRequest* request,
@@ -68,6 +68,7 @@ class JobServiceImpl final : public JobServiceBase {
   // worker token).
   absl::StatusOr<Principal> Caller(grpc::ServerContextBase* context) const;
 
+  friend class AsyncWatch;
   const TokenAuthenticator* auth_;
   CoordinatorMetrics* metrics_;
   JobApi api_;

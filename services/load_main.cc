@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
 
   std::mutex mu;
   std::vector<double> latencies;
+  std::map<int, int> error_codes;  // gRPC status code: calls.
   std::atomic<int> in_flight{0}, errors{0}, shed{0}, assigned{0};
   std::atomic<int64_t> submitted_ns{0}, all_assigned_ns{0};
   const bool submit = !user_token.empty() && !data.empty();
@@ -178,6 +180,8 @@ int main(int argc, char** argv) {
             ++shed;  // The coordinator is over capacity: not an error.
           } else {
             ++errors;
+            std::lock_guard<std::mutex> lock(mu);
+            ++error_codes[status.error_code()];
           }
           delete call;
           --in_flight;
@@ -197,6 +201,8 @@ int main(int argc, char** argv) {
       workers, register_seconds, interval_ms.load(),
       static_cast<long long>(sent), elapsed, sent / elapsed, latencies.size(),
       shed.load(), errors.load());
+  for (const auto& [code, n] : error_codes)
+    std::printf("  %d errors with gRPC status %d\n", n, code);
   std::printf("heartbeat latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
               Percentile(latencies, 0.50), Percentile(latencies, 0.90),
               Percentile(latencies, 0.99), Percentile(latencies, 1.0));

@@ -12,14 +12,21 @@ ParkedCalls::ParkedCalls(std::mutex* mu) : mu_(mu) {
 }
 
 ParkedCalls::~ParkedCalls() {
-  Calls abandoned;
   {
     std::lock_guard<std::mutex> lock(*mu_);
     stopping_ = true;
-    abandoned.swap(parked_);
   }
   cv_.notify_all();
   thread_.join();
+  AbandonAll();
+}
+
+void ParkedCalls::AbandonAll() {
+  Calls abandoned;
+  {
+    std::lock_guard<std::mutex> lock(*mu_);
+    abandoned.swap(parked_);
+  }
   for (auto& [key, call] : abandoned) {
     call.abandon(absl::UnavailableError(
         "the coordinator is shutting down; retry when it is back"));

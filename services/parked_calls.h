@@ -47,6 +47,9 @@ class ParkedCalls {
                   Abandon abandon);
   // Under the owner's lock: tries every call parked on `key` again.
   void WakeLocked(const std::string& key);
+  // Not under the owner's lock: answers every call parked now with
+  // UNAVAILABLE (the server is shutting down).
+  void AbandonAll();
   // Under the owner's lock: how many calls wait.
   size_t size_locked() const { return parked_.size(); }
 

@@ -81,6 +81,9 @@ class Scheduler {
   absl::Status StoreSet(const pgan::v1::StoreSetRequest& request);
   void StoreGet(const pgan::v1::StoreGetRequest& request,
                 Done<pgan::v1::StoreGetResponse> done);
+  // Answers every Rendezvous and StoreGet waiting now with UNAVAILABLE
+  // (the coordinator is shutting down).
+  void AbandonWaiting() { parked_.AbandonAll(); }
   // The same, blocking the calling thread until the answer.
   absl::StatusOr<pgan::v1::RendezvousResponse> Rendezvous(
       const pgan::v1::RendezvousRequest& request);

@@ -1,7 +1,5 @@
 #include "services/worker_service.h"
 
-#include <memory>
-#include <mutex>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -21,48 +19,6 @@ const std::string& JobOf(const Request& request) {
   return request.job_id();
 }
 std::string JobOf(const pgan::v1::RegisterWorkerRequest&) { return ""; }
-
-// A unary call answered later, from another thread, and finished exactly
-// once: by its answer or by its cancellation (a client that gives up, or
-// the server's shutdown), whichever comes first. Deletes itself when gRPC
-// is done with the call.
-template <typename Response>
-class LaterReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit LaterReactor(Response* response)
-      : call_(std::make_shared<Call>(this, response)) {}
-
-  // Answers the call unless it has ended; safe to keep and to call after
-  // the call has gone.
-  Scheduler::Done<Response> Answer() const {
-    return [call = call_](absl::StatusOr<Response> result) {
-      std::lock_guard<std::mutex> lock(call->mu);
-      if (call->reactor == nullptr) return;
-      if (result.ok()) *call->response = *std::move(result);
-      std::exchange(call->reactor, nullptr)
-          ->Finish(result.ok() ? grpc::Status::OK : ToGrpc(result.status()));
-    };
-  }
-
-  void OnCancel() override {
-    const std::shared_ptr<Call> call = call_;  // Finish may delete `this`.
-    std::lock_guard<std::mutex> lock(call->mu);
-    if (call->reactor == nullptr) return;
-    std::exchange(call->reactor, nullptr)
-        ->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                              "the call was cancelled while it waited"));
-  }
-  void OnDone() override { delete this; }
-
- private:
-  struct Call {
-    Call(grpc::ServerUnaryReactor* r, Response* p) : reactor(r), response(p) {}
-    std::mutex mu;
-    grpc::ServerUnaryReactor* reactor;  // Null once finished.
-    Response* response;                 // gRPC's, valid until finished.
-  };
-  std::shared_ptr<Call> call_;
-};
 
 }  // namespace
 
@@ -131,40 +87,40 @@ grpc::Status WorkerServiceImpl::Heartbeat(
   PGAN_WORKER_RPC(scheduler_->Heartbeat(*request, absl::Now()));
 }
 
-grpc::ServerUnaryReactor* WorkerServiceImpl::Rendezvous(
-    grpc::CallbackServerContext* context,
-    const pgan::v1::RendezvousRequest* request,
-    pgan::v1::RendezvousResponse* response) {
-  auto* reactor = new LaterReactor<pgan::v1::RendezvousResponse>(response);
-  if (absl::Status ok =
-          CheckWorker(context, request->worker_id(), request->job_id());
-      !ok.ok()) {
-    reactor->Answer()(ok);
-  } else {
-    scheduler_->Rendezvous(*request, reactor->Answer());
-  }
-  return reactor;
+void WorkerServiceImpl::ServeWaitingCalls(CompletionLoop* loop) {
+  using pgan::v1::RendezvousRequest;
+  using pgan::v1::RendezvousResponse;
+  using pgan::v1::StoreGetRequest;
+  using pgan::v1::StoreGetResponse;
+  AsyncUnaryCall<WorkerServiceBase, RendezvousRequest, RendezvousResponse>::
+      Listen(this, &WorkerServiceBase::RequestRendezvous, loop,
+             [this](grpc::ServerContext* context,
+                    const RendezvousRequest& request,
+                    Scheduler::Done<RendezvousResponse> done) {
+               if (absl::Status ok = CheckWorker(context, request.worker_id(),
+                                                 request.job_id());
+                   !ok.ok()) {
+                 return done(ok);
+               }
+               scheduler_->Rendezvous(request, std::move(done));
+             });
+  AsyncUnaryCall<WorkerServiceBase, StoreGetRequest, StoreGetResponse>::Listen(
+      this, &WorkerServiceBase::RequestStoreGet, loop,
+      [this](grpc::ServerContext* context, const StoreGetRequest& request,
+             Scheduler::Done<StoreGetResponse> done) {
+        if (absl::Status ok =
+                CheckWorker(context, request.worker_id(), request.job_id());
+            !ok.ok()) {
+          return done(ok);
+        }
+        scheduler_->StoreGet(request, std::move(done));
+      });
 }
 
 grpc::Status WorkerServiceImpl::StoreSet(
     grpc::ServerContext* context, const pgan::v1::StoreSetRequest* request,
     pgan::v1::Ack*) {
   PGAN_WORKER_REPORT(scheduler_->StoreSet(*request));
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::StoreGet(
-    grpc::CallbackServerContext* context,
-    const pgan::v1::StoreGetRequest* request,
-    pgan::v1::StoreGetResponse* response) {
-  auto* reactor = new LaterReactor<pgan::v1::StoreGetResponse>(response);
-  if (absl::Status ok =
-          CheckWorker(context, request->worker_id(), request->job_id());
-      !ok.ok()) {
-    reactor->Answer()(ok);
-  } else {
-    scheduler_->StoreGet(*request, reactor->Answer());
-  }
-  return reactor;
 }
 
 grpc::Status WorkerServiceImpl::ReportTick(

@@ -1,20 +1,22 @@
 // pgan.v1.WorkerService over the Scheduler: worker-token callers only.
-// Rendezvous and StoreGet, which wait for the rest of a gang, use gRPC's
-// callback API and park in the scheduler: a waiting call holds no thread.
+// Rendezvous and StoreGet, which wait for the rest of a gang, are served
+// on gRPC's async API (completion_loop.h) and park in the scheduler: a
+// waiting call holds no thread.
 // Thread-safe.
 #ifndef PGAN_SERVICES_WORKER_SERVICE_H_
 #define PGAN_SERVICES_WORKER_SERVICE_H_
 
 #include "pgan/v1/worker.grpc.pb.h"
 #include "services/auth.h"
+#include "services/completion_loop.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
 
 namespace pgan::services {
 
 using WorkerServiceBase =
-    pgan::v1::WorkerService::WithCallbackMethod_Rendezvous<
-        pgan::v1::WorkerService::WithCallbackMethod_StoreGet<
+    pgan::v1::WorkerService::WithAsyncMethod_Rendezvous<
+        pgan::v1::WorkerService::WithAsyncMethod_StoreGet<
             pgan::v1::WorkerService::Service>>;
 
 class WorkerServiceImpl final : public WorkerServiceBase {
@@ -33,17 +35,11 @@ class WorkerServiceImpl final : public WorkerServiceBase {
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const pgan::v1::HeartbeatRequest* request,
                          pgan::v1::HeartbeatResponse* response) override;
-  grpc::ServerUnaryReactor* Rendezvous(
-      grpc::CallbackServerContext* context,
-      const pgan::v1::RendezvousRequest* request,
-      pgan::v1::RendezvousResponse* response) override;
+  // Serves Rendezvous and StoreGet on `loop` (its queue is the server's).
+  void ServeWaitingCalls(CompletionLoop* loop);
   grpc::Status StoreSet(grpc::ServerContext* context,
                         const pgan::v1::StoreSetRequest* request,
                         pgan::v1::Ack* response) override;
-  grpc::ServerUnaryReactor* StoreGet(
-      grpc::CallbackServerContext* context,
-      const pgan::v1::StoreGetRequest* request,
-      pgan::v1::StoreGetResponse* response) override;
   grpc::Status ReportTick(grpc::ServerContext* context,
                           const pgan::v1::ReportTickRequest* request,
                           pgan::v1::Ack* response) override;

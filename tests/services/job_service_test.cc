@@ -816,7 +816,8 @@ struct AsyncCall {
 // Regression (issue 15): the sync server gave every waiting Rendezvous,
 // StoreGet and WatchJob a thread of its own, and took as many threads as
 // calls came in; at 40,000 simulated workers it failed to create threads
-// 47,798 times and stopped answering.
+// 47,798 times and stopped answering. Now waiting calls are async (no
+// thread each) and the rest share a bounded pool that sheds the excess.
 TEST_F(JobServiceTest, WaitingCallsHoldNoThreadAndABurstIsShedNotQueued) {
   coordinator_.reset();
   config_.max_rpc_threads = 8;
@@ -861,9 +862,8 @@ TEST_F(JobServiceTest, WaitingCallsHoldNoThreadAndABurstIsShedNotQueued) {
     ASSERT_TRUE(watches.back()->Read(&first)) << "watch " << i;
     EXPECT_EQ(first.job().id(), job.id());
   }
-  // Every call is in (the watches have answered, the gets are parked)
-  // once a later plain call is answered on each channel... and the rest
-  // of the server still answers.
+  // Meanwhile the rest of the server answers; then a moment for every
+  // get to have arrived and parked.
   pgan::v1::HeartbeatRequest beat;
   beat.set_worker_id(a);
   pgan::v1::HeartbeatResponse response;
