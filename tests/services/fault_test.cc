@@ -45,9 +45,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::pgan::testing::WaitFor;
 
-constexpr int kIterations = 12;      // 6 ticks of 0.008 kimg.
-constexpr double kTickKimg = 0.008;  // As PoolTest::Submit sets it.
-constexpr int kSnapTicks = 2;        // A snapshot every other tick.
+constexpr int kIterations = 12;  // 6 ticks of 0.008 kimg.
+constexpr int kSnapTicks = 2;    // A snapshot every other tick.
 constexpr auto kTerminalBound = std::chrono::seconds(300);
 
 // What one run measured.
@@ -225,22 +224,24 @@ class FaultTest : public PoolTest {
     for (size_t i = 1; i < ticks.size(); ++i) {
       if (ticks[i].kimg() > ticks[i - 1].kimg() + 1e-9) continue;
       ++drops;
-      // The newest snapshot complete (recorded) before the tick that was
-      // lost past.
+      // The newest snapshot of the lost run complete (recorded) before
+      // the new run's first tick.
       double floor = 0;
       for (const pgan::v1::Snapshot& s : snapshots) {
         const double created =
             s.created().seconds() + s.created().nanos() * 1e-9;
-        if (created <= ticks[i - 1].timestamp())
+        if (created <= ticks[i].timestamp() &&
+            s.kimg() <= ticks[i - 1].kimg() + 1e-9) {
           floor = std::max(floor, s.kimg());
+        }
       }
-      // Resumed from a snapshot at most a tick before its first tick.
-      if (ticks[i].kimg() < floor + 1e-9) {
+      // The run resumed from that snapshot (or a later one): its ticks
+      // start there, and what the lost gang trained past it is lost.
+      if (ticks[i].kimg() < floor - 1e-9) {
         violate(absl::StrCat("kimg went back to ", ticks[i].kimg(),
                              " past the snapshot at ", floor));
       }
-      *lost +=
-          std::max(0.0, ticks[i - 1].kimg() - (ticks[i].kimg() - kTickKimg));
+      *lost += std::max(0.0, ticks[i - 1].kimg() - floor);
     }
     if (drops > job.restarts()) {
       violate(absl::StrCat("kimg dropped ", drops, " times in ", job.restarts(),
