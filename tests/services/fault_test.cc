@@ -15,8 +15,11 @@
 //     as safetensors), as does every snapshot file in the run directories.
 // Each fault prints one line of figures: runs, failures, detection time
 // (fault to the gang's restart), time to resume (the fault, or its end for
-// one that lasts, to the job's next tick) and work lost (kimg trained past
-// the snapshot it resumed from).
+// one that lasts, to the job's next tick) and work lost (kimg the lost run
+// had reported past the snapshot the next one resumed from, to a tick).
+// At these sizes every snapshot has the same file name (the reference
+// names them by whole kimg), so the database keeps only the newest record
+// and a resumed run's floor is that record when it predates the run.
 #include <signal.h>
 #include <sys/wait.h>
 
