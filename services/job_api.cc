@@ -12,7 +12,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"

@@ -418,12 +418,9 @@ void Scheduler::Rendezvous(const pgan::v1::RendezvousRequest& request,
 std::optional<absl::StatusOr<pgan::v1::RendezvousResponse>>
 Scheduler::RendezvousLocked(const pgan::v1::RendezvousRequest& request,
                             bool expired) const {
-  if (absl::Status member = CheckMember(request.worker_id(), request.job_id(),
-                                        request.generation());
-      !member.ok()) {
-    return member;
-  }
-  const Gang& gang = gangs_.at(request.job_id());
+  absl::StatusOr<const Gang*> member = MemberGang(request);
+  if (!member.ok()) return member.status();
+  const Gang& gang = **member;
   if (gang.bootstrap.size() < gang.members.size()) {
     if (!expired) return std::nullopt;
     return absl::DeadlineExceededError(
@@ -481,12 +478,9 @@ void Scheduler::StoreGet(const pgan::v1::StoreGetRequest& request,
 std::optional<absl::StatusOr<pgan::v1::StoreGetResponse>>
 Scheduler::StoreGetLocked(const pgan::v1::StoreGetRequest& request,
                           bool expired) const {
-  if (absl::Status member = CheckMember(request.worker_id(), request.job_id(),
-                                        request.generation());
-      !member.ok()) {
-    return member;
-  }
-  const Gang& gang = gangs_.at(request.job_id());
+  absl::StatusOr<const Gang*> member = MemberGang(request);
+  if (!member.ok()) return member.status();
+  const Gang& gang = **member;
   if (auto it = gang.store.find(request.key()); it != gang.store.end()) {
     pgan::v1::StoreGetResponse response;
     response.set_value(it->second);

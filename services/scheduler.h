@@ -191,6 +191,15 @@ class Scheduler {
       const pgan::v1::RendezvousRequest& request, bool expired) const;
   std::optional<absl::StatusOr<pgan::v1::StoreGetResponse>> StoreGetLocked(
       const pgan::v1::StoreGetRequest& request, bool expired) const;
+  // The gang of a request's worker, job and generation (CheckMember's
+  // error when it is not a member).
+  template <typename Request>
+  absl::StatusOr<const Gang*> MemberGang(const Request& request) const {
+    absl::Status member = CheckMember(request.worker_id(), request.job_id(),
+                                      request.generation());
+    if (!member.ok()) return member;
+    return &gangs_.at(request.job_id());
+  }
   absl::Status CheckMember(const std::string& worker_id,
                            const std::string& job_id, int64_t generation) const;
   // A member that heartbeats with no task: it never got its assignment
