@@ -201,18 +201,31 @@ std::vector<Field> MakeOptionTable() {
   add(Group::kMetrics,
       PGAN_TOP(metrics)
           .Flag("--metrics")
-          .Help("Quality metrics at every snapshot, comma-separated: "
-                "fid50k_full, kid50k_full, fd2k_full (feature network FD), "
-                "fd64_full... or none")
+          .Help("Quality metrics at every snapshot, comma-separated, the "
+                "reference's names: fid50k_full, kid50k_full, pr50k3_full; "
+                "fid50k_full_pytorchfid (pytorch-fid's Inception), fd2k_full "
+                "(feature network FD), fd64_full... or none")
           .Custom(absl::StrCat("at most ", kMaxMetrics,
-                               " names (fid|kid|fd)<N>[k]_full"),
+                               " names (fid|kid)<N>[k]_full[_pytorchfid], "
+                               "pr<N>[k]3_full or fd<N>[k]_full"),
                   MetricsViolation)
           .Resume(OnResume::kMayChange),
       PGAN_TOP(inception)
           .Flag("--inception")
+          .Help("NVIDIA's TorchScript Inception (inception-2015-12-05.pt) for "
+                "fid*_full and kid*_full; without it an FID is computed as "
+                "the feature network's FD, named so")
+          .Path(PathKind::kInput)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(inception_pytorchfid)
+          .Flag("--inception-pytorchfid")
           .Help("pytorch-fid's Inception-v3 weights (.pth or .safetensors) "
-                "for FID and KID; without them an FID is computed as the "
-                "feature network's FD, named so")
+                "for fid*_full_pytorchfid and kid*_full_pytorchfid")
+          .Path(PathKind::kInput)
+          .Resume(OnResume::kMayChange),
+      PGAN_TOP(vgg16)
+          .Flag("--vgg16")
+          .Help("NVIDIA's TorchScript VGG16 (vgg16.pt) for pr*_full")
           .Path(PathKind::kInput)
           .Resume(OnResume::kMayChange),
       PGAN_TOP(metrics_cache)

@@ -22,17 +22,23 @@ absl::Status Refuse(const char* path, Surface surface,
 }
 
 absl::Status ValidateMetricSet(const TrainingConfig& c, Surface surface) {
+  const AvailableDetectors available{
+      !c.inception.empty(), !c.inception_pytorchfid.empty(), !c.vgg16.empty()};
   for (const std::string& m : c.metrics) {
+    absl::StatusOr<std::vector<MetricSpec>> one =
+        ResolveMetrics({m}, available, c.model.feature_network);
     absl::StatusOr<MetricSpec> spec = ParseMetric(m);
-    if (spec.ok() && spec->kind == MetricKind::kKid && c.inception.empty()) {
-      return Refuse("metrics", surface,
-                    absl::StrCat(m, " needs ", NameOf("inception", surface),
-                                 " (pytorch-fid's Inception-v3 weights, "
-                                 "pt_inception-2015-12-05)"));
+    if (!one.ok() && spec.ok()) {
+      // Said with the surface's name of the detector's option.
+      return Refuse(
+          "metrics", surface,
+          absl::StrCat(m, " needs ",
+                       NameOf(DetectorOption(spec->detector).c_str(), surface),
+                       " (", DetectorFile(spec->detector), ")"));
     }
   }
   absl::StatusOr<std::vector<MetricSpec>> resolved =
-      ResolveMetrics(c.metrics, !c.inception.empty(), c.model.feature_network);
+      ResolveMetrics(c.metrics, available, c.model.feature_network);
   if (!resolved.ok()) {
     return Refuse("metrics", surface, std::string(resolved.status().message()));
   }

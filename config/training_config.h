@@ -76,9 +76,13 @@ struct TrainingConfig {
   // Without `inception`, an FID request is computed as the feature
   // network's FD and named so ("fd50k_full_efficientnet_lite0").
   std::vector<std::string> metrics;
-  // pytorch-fid's Inception-v3 weights (pt_inception-2015-12-05, .pth or
-  // .safetensors) for FID and KID.
+  // The metrics' detector files: NVIDIA's TorchScript Inception
+  // (inception-2015-12-05.pt) for fid*_full and kid*_full, pytorch-fid's
+  // Inception-v3 weights (.pth or .safetensors) for *_pytorchfid, NVIDIA's
+  // TorchScript VGG16 (vgg16.pt) for pr*_full.
   std::string inception;
+  std::string inception_pytorchfid;
+  std::string vgg16;
   // Dataset statistics cache folder; empty = beside the dataset (falling
   // back to ~/.cache/pgan/stats where that is read-only).
   std::string metrics_cache;

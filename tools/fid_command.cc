@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,8 +17,6 @@
 #include "trainer/device.h"
 #include "trainer/efficientnet.h"
 #include "trainer/feature_weights.h"
-#include "trainer/fid.h"
-#include "trainer/inception.h"
 #include "trainer/metrics.h"
 #include "trainer/network_file.h"
 #include "trainer/torch_status.h"
@@ -31,98 +31,52 @@ double SecondsSince(Clock::time_point start) {
 }
 
 absl::StatusOr<std::shared_ptr<const trainer::ImageDataset>> OpenImages(
-    const std::string& path, bool mirror) {
+    const std::string& flag, const std::string& path) {
   trainer::ImageDatasetOptions options;
-  options.xflip = mirror;
   options.use_labels = false;
   options.gray_to_rgb = true;
-  ASSIGN_OR_RETURN(std::unique_ptr<trainer::ImageDataset> dataset,
-                   trainer::ImageDataset::Open(path, options));
-  if (dataset->size() < 2) {
+  absl::StatusOr<std::unique_ptr<trainer::ImageDataset>> dataset =
+      trainer::ImageDataset::Open(path, options);
+  if (!dataset.ok()) {
+    return absl::Status(dataset.status().code(),
+                        absl::StrCat(flag, ": ", dataset.status().message()));
+  }
+  if ((*dataset)->num_images() < 2) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": needs at least 2 images"));
+        absl::StrCat(flag, " ", path, ": needs at least 2 images"));
   }
-  return std::shared_ptr<const trainer::ImageDataset>(std::move(dataset));
+  return std::shared_ptr<const trainer::ImageDataset>(*std::move(dataset));
 }
 
-absl::StatusOr<torch::Tensor> FolderFeatures(
-    const trainer::ImageDataset& set, trainer::FeatureExtractor& extractor,
-    int batch) {
-  std::vector<torch::Tensor> parts;
-  const int64_t c = set.channels(), r = set.resolution();
-  for (int64_t i = 0; i < set.size(); i += batch) {
-    const int64_t n = std::min<int64_t>(batch, set.size() - i);
-    torch::Tensor images = torch::empty({n, c, r, r}, torch::kUInt8);
-    for (int64_t k = 0; k < n; ++k) {
-      RETURN_IF_ERROR(set.GetInto(
-          i + k, images.data_ptr<uint8_t>() + k * set.item_bytes()));
+void Print(const std::vector<trainer::MetricSpec>& specs,
+           const std::vector<trainer::MetricResult>& results, double seconds,
+           const FidOptions& o, std::ostream& out) {
+  if (o.json) {
+    // calc_metrics.py's report_metric line.
+    for (const trainer::MetricSpec& spec : specs) {
+      nlohmann::json line = {
+          {"results", nlohmann::json::object()},
+          {"metric", spec.name},
+          {"total_time", seconds},
+          {"num_gpus", 1},
+          {"snapshot_pkl", o.network.empty() ? nlohmann::json(nullptr)
+                                             : nlohmann::json(o.network)},
+          {"timestamp", static_cast<double>(std::time(nullptr))}};
+      for (const trainer::MetricResult& r : results) {
+        if (r.spec != spec.name) continue;
+        line["results"][r.metric] = r.value;
+        line["num_fakes"] = r.num_fakes;
+        line["num_reals"] = r.num_reals;
+      }
+      out << line.dump() << "\n";
     }
-    ASSIGN_OR_RETURN(torch::Tensor f, extractor.Extract(images));
-    parts.push_back(f.to(torch::kCPU));
-  }
-  return torch::cat(parts);
-}
-
-void Print(const std::vector<trainer::MetricResult>& results, double seconds,
-           bool json, std::ostream& out) {
-  if (json) {
-    nlohmann::json doc = {{"seconds", seconds}};
-    for (const trainer::MetricResult& r : results) {
-      doc["results"][r.metric] = r.value;
-      doc["num_fakes"] = r.num_fakes;
-      doc["num_reals"] = r.num_reals;
-    }
-    out << doc.dump(2) << "\n";
     return;
   }
   for (const trainer::MetricResult& r : results) {
-    out << absl::StrFormat("%s %.4f  (%d generated or fake images, %d real)\n",
+    out << absl::StrFormat("%s %.6g  (%d generated or fake images, %d real)\n",
                            r.metric, r.value, r.num_fakes, r.num_reals);
   }
   out << absl::StrFormat("%.1f s\n", seconds);
-}
-
-// Two folders: features of both, then the distances.
-absl::Status RunFolders(const FidOptions& o, c10::Device device,
-                        std::ostream& out) {
-  const Clock::time_point start = Clock::now();
-  ASSIGN_OR_RETURN(auto real, OpenImages(o.real, false));
-  ASSIGN_OR_RETURN(auto fake, OpenImages(o.fake, false));
-  std::unique_ptr<trainer::FeatureExtractor> extractor;
-  if (!o.inception.empty()) {
-    ASSIGN_OR_RETURN(extractor,
-                     trainer::LoadInceptionExtractor(o.inception, device));
-  } else if (!o.feature_weights.empty()) {
-    trainer::EfficientNetTrunk trunk("tf_efficientnet_lite0");
-    RETURN_IF_ERROR(
-        trainer::LoadFeatureNetworkWeights(*trunk, o.feature_weights));
-    ASSIGN_OR_RETURN(extractor, trainer::MakeFeatureNetworkExtractor(
-                                    *trunk, "tf_efficientnet_lite0", device));
-  } else {
-    return absl::InvalidArgumentError(
-        "--real/--fake: give --inception FILE (FID) or --feature-weights FILE "
-        "(the feature network's FD)");
-  }
-  ASSIGN_OR_RETURN(torch::Tensor real_features,
-                   FolderFeatures(*real, *extractor, o.batch));
-  ASSIGN_OR_RETURN(torch::Tensor fake_features,
-                   FolderFeatures(*fake, *extractor, o.batch));
-  ASSIGN_OR_RETURN(trainer::FeatureStatistics a,
-                   trainer::ComputeStatistics(real_features));
-  ASSIGN_OR_RETURN(trainer::FeatureStatistics b,
-                   trainer::ComputeStatistics(fake_features));
-  ASSIGN_OR_RETURN(const double fd, trainer::FrechetDistance(a, b));
-  std::vector<trainer::MetricResult> results;
-  const bool inception = extractor->name() == "inception_v3";
-  results.push_back({inception ? "fid" : "fd_" + extractor->name(), fd,
-                     fake->size(), real->size()});
-  if (inception) {
-    ASSIGN_OR_RETURN(const double kid, trainer::KernelInceptionDistance(
-                                           real_features, fake_features));
-    results.push_back({"kid", kid, fake->size(), real->size()});
-  }
-  Print(results, SecondsSince(start), o.json, out);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -131,53 +85,90 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
   if (o.batch < 1) return absl::InvalidArgumentError("--batch: must be >= 1");
   ASSIGN_OR_RETURN(const c10::Device device, trainer::ResolveDevice(o.device));
   const bool folders = !o.real.empty() || !o.fake.empty();
-  if (folders) {
-    if (o.real.empty() || o.fake.empty() || !o.network.empty() ||
-        !o.data.empty()) {
-      return absl::InvalidArgumentError(
-          "give either --network and --data, or --real and --fake");
-    }
-    return RunFolders(o, device, out);
-  }
-  if (o.network.empty() || o.data.empty()) {
+  if (folders ? (o.real.empty() || o.fake.empty() || !o.network.empty() ||
+                 !o.data.empty())
+              : (o.network.empty() || o.data.empty())) {
     return absl::InvalidArgumentError(
         "give either --network and --data, or --real and --fake");
   }
   const Clock::time_point start = Clock::now();
-  ASSIGN_OR_RETURN(trainer::Networks nets,
-                   trainer::LoadNetworkFile(
-                       o.network, trainer::kPartGEma | trainer::kPartD));
-  ASSIGN_OR_RETURN(auto dataset, OpenImages(o.data, o.mirror));
-  if (dataset->resolution() != nets.config.resolution) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--data ", o.data, ": ", dataset->resolution(), " px images, but ",
-        o.network, " generates ", nets.config.resolution, " px"));
+  std::shared_ptr<const trainer::ImageDataset> reals, fakes;
+  trainer::Networks nets;
+  std::string timm_name = "tf_efficientnet_lite0";
+  const torch::nn::Module* trunk = nullptr;
+  trainer::EfficientNetTrunk folder_trunk{nullptr};
+  if (folders) {
+    ASSIGN_OR_RETURN(reals, OpenImages("--real", o.real));
+    ASSIGN_OR_RETURN(fakes, OpenImages("--fake", o.fake));
+    if (!o.feature_weights.empty()) {
+      folder_trunk = trainer::EfficientNetTrunk(timm_name);
+      RETURN_IF_ERROR(
+          trainer::LoadFeatureNetworkWeights(*folder_trunk, o.feature_weights));
+      trunk = folder_trunk.get();
+    }
+  } else {
+    ASSIGN_OR_RETURN(
+        nets, trainer::LoadNetworkFile(o.network,
+                                       trainer::kPartGEma | trainer::kPartD));
+    ASSIGN_OR_RETURN(reals, OpenImages("--data", o.data));
+    if (reals->resolution() != nets.config.resolution) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--data ", o.data, ": ", reals->resolution(), " px images, but ",
+          o.network, " generates ", nets.config.resolution, " px"));
+    }
+    if (nets.config.conditional()) {
+      return absl::UnimplementedError(
+          absl::StrCat(o.network,
+                       ": conditional networks are evaluated during training "
+                       "(--metrics); pgan metrics takes unconditional ones"));
+    }
+    timm_name = nets.config.feature_network;
+    trunk = nets.D->feature_network->pretrained.get();
   }
-  if (nets.config.conditional()) {
-    return absl::UnimplementedError(
-        absl::StrCat(o.network,
-                     ": conditional networks are evaluated during training "
-                     "(--metrics); pgan fid takes unconditional ones"));
+  std::vector<std::string> names = o.metrics;
+  if (names.empty()) {
+    names = {folders ? absl::StrCat("fid", fakes->num_images(), "_full")
+                     : "fid50k_full"};
   }
-  std::unique_ptr<trainer::FeatureExtractor> inception, feature_network;
-  if (!o.inception.empty()) {
-    ASSIGN_OR_RETURN(inception,
-                     trainer::LoadInceptionExtractor(o.inception, device));
+  const trainer::DetectorFiles files{o.inception, o.inception_pytorchfid,
+                                     o.vgg16};
+  absl::StatusOr<std::vector<trainer::MetricSpec>> specs =
+      config::ResolveMetrics(names, files.available(), timm_name);
+  for (const std::string& name : names) {
+    // A missing detector, said with this command's flag.
+    absl::StatusOr<trainer::MetricSpec> spec = config::ParseMetric(name);
+    if (!specs.ok() && spec.ok() &&
+        !config::ResolveMetrics({name}, files.available(), timm_name).ok()) {
+      std::string flag = config::DetectorOption(spec->detector);
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metrics: ", name, " needs --", flag, " FILE (",
+                       config::DetectorFile(spec->detector), ")"));
+    }
+  }
+  if (!specs.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics: ", specs.status().message()));
+  }
+  for (const trainer::MetricSpec& spec : *specs) {
+    if (spec.detector == config::MetricDetector::kFeatureNetwork &&
+        trunk == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--metrics: ", spec.name,
+          " on folders needs --inception FILE "
+          "(FID) or --feature-weights FILE (the feature network's FD)"));
+    }
   }
   ASSIGN_OR_RETURN(
-      std::vector<trainer::MetricSpec> specs,
-      config::ResolveMetrics({absl::StrCat("fid", o.num, "_full")},
-                             inception != nullptr, nets.config.feature_network));
-  if (inception == nullptr) {
-    ASSIGN_OR_RETURN(feature_network, trainer::MakeFeatureNetworkExtractor(
-                                          *nets.D->feature_network->pretrained,
-                                          nets.config.feature_network, device));
+      trainer::MetricsEvaluator::Extractors extractors,
+      trainer::LoadDetectors(*specs, files, trunk, timm_name, device));
+  if (!folders) {
+    RETURN_IF_ERROR(trainer::CatchTorch("preparing G_ema", [&] {
+      nets.G_ema->to(device);
+      nets.G_ema->eval();
+      return absl::OkStatus();
+    }));
   }
-  RETURN_IF_ERROR(trainer::CatchTorch("preparing G_ema", [&] {
-    nets.G_ema->to(device);
-    nets.G_ema->eval();
-    return absl::OkStatus();
-  }));
   trainer::LocalProcessGroup group;
   trainer::MetricsOptions options;
   options.batch = o.batch;
@@ -186,14 +177,14 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
   options.log = o.json ? &std::cerr : &out;
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::MetricsEvaluator> evaluator,
                    trainer::MetricsEvaluator::Create(
-                       std::move(specs), std::move(inception),
-                       std::move(feature_network), dataset, &group, options));
+                       *specs, std::move(extractors), reals, &group, options));
   RETURN_IF_ERROR(evaluator->PrepareReals());
   ASSIGN_OR_RETURN(trainer::FakePartials partials,
-                   evaluator->ExtractFakes(nets.G_ema));
+                   folders ? evaluator->ExtractFakes(*fakes)
+                           : evaluator->ExtractFakes(nets.G_ema));
   ASSIGN_OR_RETURN(std::vector<trainer::MetricResult> results,
                    evaluator->Reduce(partials));
-  Print(results, SecondsSince(start), o.json, out);
+  Print(*specs, results, SecondsSince(start), o, out);
   return absl::OkStatus();
 }
 

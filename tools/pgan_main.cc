@@ -173,24 +173,35 @@ int main(int argc, char** argv) {
 
   pgan::tools::FidOptions fid;
   CLI::App* fid_cmd = app.add_subcommand(
-      "fid", "FID (or the feature network's FD) of a network or of two folders");
+      "metrics",
+      "Quality metrics of a network or of two image sets, the reference's "
+      "calc_metrics.py (alias: fid)");
+  fid_cmd->alias("fid");
+  fid_cmd->add_option("--metrics", fid.metrics,
+                      "The reference's names, comma-separated: fid50k_full, "
+                      "kid50k_full, pr50k3_full; fid50k_full_pytorchfid, "
+                      "fd2k_full (default: fid50k_full; with --fake, "
+                      "fid<N>_full of its N images)")
+      ->delimiter(',');
   fid_cmd->add_option("--network", fid.network, "Network or snapshot file");
   fid_cmd->add_option("--data", fid.data, "Dataset zip or folder to compare with");
-  fid_cmd->add_option("--num", fid.num, "Images to generate")->capture_default_str();
-  fid_cmd->add_option("--mirror", fid.mirror, "Include the dataset's x-flips")
-      ->capture_default_str();
-  fid_cmd->add_option("--real", fid.real, "Folder of real images");
-  fid_cmd->add_option("--fake", fid.fake, "Folder of generated images");
+  fid_cmd->add_option("--real", fid.real, "Folder or zip of real images");
+  fid_cmd->add_option("--fake", fid.fake, "Folder or zip of generated images");
   fid_cmd->add_option("--inception", fid.inception,
-                      "pytorch-fid Inception-v3 weights (.pth or .safetensors)");
+                      "NVIDIA's TorchScript Inception (inception-2015-12-05.pt)");
+  fid_cmd->add_option("--inception-pytorchfid", fid.inception_pytorchfid,
+                      "pytorch-fid's Inception-v3 weights (.pth or "
+                      ".safetensors), for *_pytorchfid");
+  fid_cmd->add_option("--vgg16", fid.vgg16,
+                      "NVIDIA's TorchScript VGG16 (vgg16.pt), for pr*_full");
   fid_cmd->add_option("--feature-weights", fid.feature_weights,
-                      "timm EfficientNet-Lite0 weights, for --real/--fake "
-                      "without --inception");
+                      "timm EfficientNet-Lite0 weights, for FD on folders");
   fid_cmd->add_option("--metrics-cache", fid.metrics_cache,
                       "Dataset statistics cache folder");
   fid_cmd->add_option("--batch", fid.batch, "Images per forward pass")
       ->capture_default_str();
-  fid_cmd->add_flag("--json", fid.json, "Print JSON");
+  fid_cmd->add_flag("--json", fid.json,
+                    "Print one metric-<name>.jsonl record per metric");
   fid_cmd->add_option("--device", fid.device, "cpu, cuda, cuda:N or auto")
       ->capture_default_str();
 

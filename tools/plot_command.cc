@@ -120,8 +120,8 @@ absl::Status GetNumber(const json& record, const char* key, bool required,
 }
 
 // What a tick must have to be drawn (the record's own names).
-constexpr const char* kRequiredTickFields[] = {"tick",   "kimg",      "loss_g",
-                                               "loss_d", "sign_fake", "sign_real"};
+constexpr const char* kRequiredTickFields[] = {
+    "tick", "kimg", "loss_g", "loss_d", "sign_fake", "sign_real"};
 
 absl::Status ReadTicks(const std::string& path,
                        std::vector<config::TickReport>* ticks) {
@@ -158,10 +158,14 @@ bool KimgFromSnapshotName(const std::string& snapshot, double* kimg) {
   return true;
 }
 
-absl::StatusOr<MetricCurve> ReadMetric(const std::string& path,
-                                       const std::string& name) {
-  // Keyed by images (kimg * 1000) so that 40.0 and 40.000001 are one.
-  std::map<int64_t, MetricPoint> by_nimg;
+// The curves of one metric-<name>.jsonl: one for the metric, or, where its
+// records hold several results under the metric's name (the reference's
+// pr50k3_full: pr50k3_full_precision and pr50k3_full_recall), one each.
+absl::StatusOr<std::vector<MetricCurve>> ReadMetric(const std::string& path,
+                                                    const std::string& name) {
+  // Per result key, keyed by images (kimg * 1000) so that 40.0 and
+  // 40.000001 are one.
+  std::map<std::string, std::map<int64_t, MetricPoint>> by_key;
   RETURN_IF_ERROR(ForEachRecord(
       path, [&](const json& r, const std::string& where) -> absl::Status {
         MetricPoint p;
@@ -175,8 +179,15 @@ absl::StatusOr<MetricCurve> ReadMetric(const std::string& path,
           return absl::InvalidArgumentError(
               absl::StrCat(where, ": no \"results\" object"));
         }
-        RETURN_IF_ERROR(GetNumber(*results, metric.c_str(), true,
-                                  absl::StrCat(where, ": results"), &p.value));
+        std::vector<std::string> keys;
+        if (results->contains(metric)) {
+          keys.push_back(metric);
+        } else {
+          for (const auto& [key, value] : results->items()) {
+            if (absl::StartsWith(key, metric + "_")) keys.push_back(key);
+          }
+        }
+        if (keys.empty()) keys.push_back(metric);  // Reported as missing.
         if (const auto it = r.find("snapshot_pkl");
             it != r.end() && it->is_string()) {
           p.snapshot = it->get<std::string>();
@@ -191,13 +202,22 @@ absl::StatusOr<MetricCurve> ReadMetric(const std::string& path,
         }
         RETURN_IF_ERROR(GetNumber(r, "total_sec", false, where, &p.total_sec));
         RETURN_IF_ERROR(GetNumber(r, "timestamp", false, where, &p.timestamp));
-        by_nimg[std::llround(p.kimg * 1000)] = p;
+        for (const std::string& key : keys) {
+          RETURN_IF_ERROR(GetNumber(*results, key.c_str(), true,
+                                    absl::StrCat(where, ": results"),
+                                    &p.value));
+          by_key[key][std::llround(p.kimg * 1000)] = p;
+        }
         return absl::OkStatus();
       }));
-  MetricCurve curve;
-  curve.name = name;
-  for (auto& [nimg, point] : by_nimg) curve.points.push_back(point);
-  return curve;
+  std::vector<MetricCurve> curves;
+  for (auto& [key, points] : by_key) {
+    MetricCurve curve;
+    curve.name = key;
+    for (auto& [nimg, point] : points) curve.points.push_back(point);
+    curves.push_back(std::move(curve));
+  }
+  return curves;
 }
 
 // "12.34" / "1234" / "0.001234": four significant digits without exponents
@@ -242,8 +262,10 @@ absl::StatusOr<RunCurves> ReadRunCurves(const std::string& run_dir) {
   }
   std::sort(metric_files.begin(), metric_files.end());
   for (const auto& [name, path] : metric_files) {
-    ASSIGN_OR_RETURN(MetricCurve curve, ReadMetric(path, name));
-    if (!curve.points.empty()) curves.metrics.push_back(std::move(curve));
+    ASSIGN_OR_RETURN(std::vector<MetricCurve> read, ReadMetric(path, name));
+    for (MetricCurve& curve : read) {
+      if (!curve.points.empty()) curves.metrics.push_back(std::move(curve));
+    }
   }
   if (curves.ticks.empty() && curves.metrics.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -264,12 +286,16 @@ plot::Chart RunCurvesChart(const RunCurves& curves, int width, int height) {
     plot::Panel panel;
     panel.title = metric.name;
     plot::Series series{metric.name, kMetricColor, {}, {}};
+    // Distances are best low; precision and recall high.
+    const bool higher_is_better = absl::EndsWith(metric.name, "_precision") ||
+                                  absl::EndsWith(metric.name, "_recall");
     const MetricPoint* best = nullptr;
     for (const MetricPoint& p : metric.points) {
       series.x.push_back(p.kimg);
       series.y.push_back(p.value);
       if (std::isfinite(p.value) &&
-          (best == nullptr || p.value < best->value)) {
+          (best == nullptr || (higher_is_better ? p.value > best->value
+                                                : p.value < best->value))) {
         best = &p;
       }
     }

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -11,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "trainer/inception.h"
 #include "trainer/state_dict.h"
 #include "trainer/torch_status.h"
 
@@ -24,6 +24,15 @@ using Clock = std::chrono::steady_clock;
 std::string MetricFile(const std::string& run_dir, const std::string& metric) {
   return (fs::path(run_dir) / absl::StrCat("metric-", metric, ".jsonl"))
       .string();
+}
+
+// The convergence watch follows the first distance (lower is better);
+// precision and recall are not watched.
+const MetricSpec* WatchedSpec(const std::vector<MetricSpec>& specs) {
+  for (const MetricSpec& spec : specs) {
+    if (spec.kind != MetricKind::kPr) return &spec;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -66,32 +75,22 @@ absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> SnapshotEvaluator::Create(
   e->log_ = group->rank() == 0 ? log : nullptr;
   e->device_ = device;
   e->watch_ = ConvergenceWatch(config.patience, config.collapse_ratio);
-  std::unique_ptr<FeatureExtractor> inception, feature_network;
-  if (!config.inception.empty()) {
-    ASSIGN_OR_RETURN(inception,
-                     LoadInceptionExtractor(config.inception, device));
-  }
+  const DetectorFiles files{config.inception, config.inception_pytorchfid,
+                            config.vgg16};
   const std::string& network_name = config.model.feature_network;
-  ASSIGN_OR_RETURN(std::vector<MetricSpec> specs,
-                   config::ResolveMetrics(config.metrics, inception != nullptr,
-                                          network_name));
-  bool needs_feature_network = false;
-  for (const MetricSpec& spec : specs)
-    needs_feature_network |= !spec.inception();
-  if (needs_feature_network) {
-    ASSIGN_OR_RETURN(
-        feature_network,
-        MakeFeatureNetworkExtractor(*networks.D->feature_network->pretrained,
-                                    network_name, device));
-  }
+  ASSIGN_OR_RETURN(
+      std::vector<MetricSpec> specs,
+      config::ResolveMetrics(config.metrics, files.available(), network_name));
+  ASSIGN_OR_RETURN(
+      MetricsEvaluator::Extractors extractors,
+      LoadDetectors(specs, files, networks.D->feature_network->pretrained.get(),
+                    network_name, device));
   for (size_t i = 0; i < specs.size(); ++i) {
     if (e->log_ != nullptr && specs[i].name != config.metrics[i]) {
       *e->log_ << "Metric " << config.metrics[i] << " is computed as "
                << specs[i].name
-               << (inception == nullptr ? " (no --inception weights: the "
-                                          "feature network's Frechet distance, "
-                                          "not comparable to FID)"
-                                        : "")
+               << " (no --inception: the feature network's Frechet "
+                  "distance, not comparable to FID)"
                << std::endl;
     }
   }
@@ -101,8 +100,7 @@ absl::StatusOr<std::unique_ptr<SnapshotEvaluator>> SnapshotEvaluator::Create(
   options.fallback_cache_dir = fallback_cache_dir;
   options.log = e->log_;
   ASSIGN_OR_RETURN(e->evaluator_, MetricsEvaluator::Create(
-                                      std::move(specs), std::move(inception),
-                                      std::move(feature_network),
+                                      std::move(specs), std::move(extractors),
                                       std::move(dataset), group, options));
   return e;
 }
@@ -120,8 +118,10 @@ absl::Status SnapshotEvaluator::Prepare(const std::string& run_dir,
   // The convergence watch continues from the run's own history: rank 0
   // reads it and shares it.
   double state[2] = {std::numeric_limits<double>::infinity(), 0};
-  if (group_->rank() == 0 && !run_dir.empty() && resume_kimg > 0) {
-    std::ifstream in(MetricFile(run_dir, specs().front().name));
+  const MetricSpec* watched = WatchedSpec(specs());
+  if (group_->rank() == 0 && !run_dir.empty() && resume_kimg > 0 &&
+      watched != nullptr) {
+    std::ifstream in(MetricFile(run_dir, watched->name));
     std::string line;
     while (std::getline(in, line)) {
       const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
@@ -131,7 +131,7 @@ absl::Status SnapshotEvaluator::Prepare(const std::string& run_dir,
       }
       const double kimg = record["kimg"].get<double>();
       if (kimg > resume_kimg + 1e-9) break;
-      const double value = record["results"].value(specs().front().name, NAN);
+      const double value = record["results"].value(watched->name, NAN);
       if (value < state[0]) {
         state[0] = value;
         state[1] = 0;
@@ -237,7 +237,13 @@ absl::Status SnapshotEvaluator::Finish(EvaluationPoint point,
 }
 
 void SnapshotEvaluator::Watch(Evaluation& evaluation) {
-  const double value = evaluation.results.front().value;
+  const MetricSpec* watched = WatchedSpec(specs());
+  if (watched == nullptr) return;
+  const auto result = std::find_if(
+      evaluation.results.begin(), evaluation.results.end(),
+      [&](const MetricResult& r) { return r.metric == watched->name; });
+  if (result == evaluation.results.end()) return;
+  const double value = result->value;
   evaluation.convergence = watch_.Observe(value);
   if (watch_.improved()) best_snapshot_ = evaluation.point.snapshot;
   if (evaluation.convergence.empty()) return;
@@ -245,7 +251,7 @@ void SnapshotEvaluator::Watch(Evaluation& evaluation) {
     *log_ << absl::StrFormat(
                  "%s %s at kimg %.1f: %g, best %g (%d evaluations without a "
                  "new best)%s",
-                 evaluation.results.front().metric,
+                 result->metric,
                  evaluation.convergence == "collapse" ? "collapsed"
                                                       : "has plateaued",
                  evaluation.point.kimg, value, watch_.best(),
@@ -258,11 +264,20 @@ void SnapshotEvaluator::Watch(Evaluation& evaluation) {
 
 absl::Status SnapshotEvaluator::Append(const Evaluation& evaluation) const {
   if (group_->rank() != 0 || run_dir_.empty()) return absl::OkStatus();
-  for (const MetricResult& r : evaluation.results) {
-    // The reference's metric-<name>.jsonl fields, plus pgan's.
+  // One line per metric, the reference's metric-<name>.jsonl fields plus
+  // pgan's; pr50k3_full's line holds both of its results, as there.
+  for (const MetricSpec& spec : specs()) {
+    nlohmann::json results = nlohmann::json::object();
+    int64_t num_fakes = 0, num_reals = 0;
+    for (const MetricResult& r : evaluation.results) {
+      if (r.spec != spec.name) continue;
+      results[r.metric] = r.value;
+      num_fakes = r.num_fakes;
+      num_reals = r.num_reals;
+    }
     const nlohmann::json line = {
-        {"results", {{r.metric, r.value}}},
-        {"metric", r.metric},
+        {"results", results},
+        {"metric", spec.name},
         {"total_time", evaluation.seconds},
         {"num_gpus", group_->world_size()},
         {"snapshot_pkl",
@@ -271,15 +286,16 @@ absl::Status SnapshotEvaluator::Append(const Evaluation& evaluation) const {
         {"kimg", evaluation.point.kimg},
         {"tick", evaluation.point.tick},
         {"total_sec", evaluation.point.training_seconds},
-        {"num_fakes", r.num_fakes},
-        {"num_reals", r.num_reals},
+        {"num_fakes", num_fakes},
+        {"num_reals", num_reals},
         {"reals_cached", evaluator_->reals_cached()},
         {"convergence", evaluation.convergence}};
-    std::ofstream out(MetricFile(run_dir_, r.metric), std::ios::app);
+    const std::string file = MetricFile(run_dir_, spec.name);
+    std::ofstream out(file, std::ios::app);
     out << line.dump() << "\n";
     if (!out) {
-      return absl::InternalError(absl::StrCat(MetricFile(run_dir_, r.metric),
-                                              ": cannot append the result"));
+      return absl::InternalError(
+          absl::StrCat(file, ": cannot append the result"));
     }
   }
   return absl::OkStatus();

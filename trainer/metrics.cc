@@ -4,11 +4,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -19,10 +20,12 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/efficientnet.h"
+#include "trainer/inception.h"
 #include "trainer/sample_random.h"
 #include "trainer/state_dict.h"
 #include "trainer/stats_cache.h"
 #include "trainer/torch_status.h"
+#include "trainer/torchscript_detector.h"
 #include "trainer/training_step.h"
 
 namespace pgan::trainer {
@@ -39,15 +42,9 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-FeatureStatistics StatisticsFromSums(const torch::Tensor& sum,
-                                     const torch::Tensor& outer, int64_t n) {
-  FeatureStatistics stats;
-  stats.count = n;
-  stats.mean = sum / static_cast<double>(n);
-  stats.covariance =
-      (outer - static_cast<double>(n) * torch::outer(stats.mean, stats.mean)) /
-      static_cast<double>(n - 1);
-  return stats;
+// KID and PR work on the features themselves, the others on their sums.
+bool NeedsFeatures(const MetricSpec& spec) {
+  return spec.kind == MetricKind::kKid || spec.kind == MetricKind::kPr;
 }
 
 void Accumulate(const torch::Tensor& features64, FakePartials::Sums* sums) {
@@ -133,14 +130,48 @@ absl::StatusOr<std::unique_ptr<FeatureExtractor>> MakeFeatureNetworkExtractor(
       });
 }
 
+absl::StatusOr<MetricsEvaluator::Extractors> LoadDetectors(
+    const std::vector<MetricSpec>& specs, const DetectorFiles& files,
+    const torch::nn::Module* trunk, const std::string& timm_name,
+    c10::Device device) {
+  MetricsEvaluator::Extractors out;
+  for (const MetricSpec& spec : specs) {
+    if (out.count(spec.detector) != 0) continue;
+    std::unique_ptr<FeatureExtractor>& e = out[spec.detector];
+    absl::StatusOr<std::unique_ptr<FeatureExtractor>> loaded;
+    switch (spec.detector) {
+      case MetricDetector::kInception:
+        loaded = LoadTorchScriptDetector(files.inception, "nvidia_inception",
+                                         device);
+        break;
+      case MetricDetector::kPytorchFid:
+        loaded = LoadInceptionExtractor(files.pytorchfid, device);
+        break;
+      case MetricDetector::kVgg16:
+        loaded = LoadTorchScriptDetector(files.vgg16, "nvidia_vgg16", device);
+        break;
+      case MetricDetector::kFeatureNetwork:
+        if (trunk == nullptr) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(spec.name, ": no feature network to embed with"));
+        }
+        loaded = MakeFeatureNetworkExtractor(*trunk, timm_name, device);
+        break;
+    }
+    if (!loaded.ok()) return loaded.status();
+    e = *std::move(loaded);
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<MetricsEvaluator>> MetricsEvaluator::Create(
-    std::vector<MetricSpec> specs, std::unique_ptr<FeatureExtractor> inception,
-    std::unique_ptr<FeatureExtractor> feature_network,
+    std::vector<MetricSpec> specs, Extractors extractors,
     std::shared_ptr<const ImageDataset> dataset, ProcessGroup* group,
     MetricsOptions options) {
   std::unique_ptr<MetricsEvaluator> e(new MetricsEvaluator());
   for (const MetricSpec& spec : specs) {
-    if ((spec.inception() ? inception : feature_network) == nullptr) {
+    const auto it = extractors.find(spec.detector);
+    if (it == extractors.end() || it->second == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat(spec.name, ": its feature extractor is missing"));
     }
@@ -149,8 +180,7 @@ absl::StatusOr<std::unique_ptr<MetricsEvaluator>> MetricsEvaluator::Create(
     return absl::InvalidArgumentError("metrics batch must be positive");
   }
   e->specs_ = std::move(specs);
-  e->inception_ = std::move(inception);
-  e->feature_network_ = std::move(feature_network);
+  e->extractors_ = std::move(extractors);
   e->dataset_ = std::move(dataset);
   e->group_ = group;
   e->options_ = options;
@@ -158,7 +188,7 @@ absl::StatusOr<std::unique_ptr<MetricsEvaluator>> MetricsEvaluator::Create(
 }
 
 FeatureExtractor* MetricsEvaluator::Extractor(const MetricSpec& spec) const {
-  return spec.inception() ? inception_.get() : feature_network_.get();
+  return extractors_.at(spec.detector).get();
 }
 
 std::pair<int64_t, int64_t> MetricsEvaluator::Share(int64_t count) const {
@@ -197,9 +227,9 @@ absl::StatusOr<torch::Tensor> MetricsEvaluator::GatherRows(
 }
 
 absl::Status MetricsEvaluator::ComputeReals(FeatureExtractor& extractor,
-                                            bool keep_features) {
+                                            int64_t items, bool keep_features) {
   const Clock::time_point start = Clock::now();
-  const int64_t total = dataset_->size();
+  const int64_t total = items;
   const auto [begin, end] = Share(total);
   FakePartials::Sums sums;
   std::vector<torch::Tensor> kept;
@@ -234,16 +264,17 @@ absl::Status MetricsEvaluator::ComputeReals(FeatureExtractor& extractor,
     ASSIGN_OR_RETURN(real_features_[extractor.name()], GatherRows(mine, total));
   }
   if (group_->rank() == 0 && options_.log != nullptr) {
-    *options_.log << absl::StrFormat(
-                         "Dataset statistics (%s): %d images in %.1f s",
-                         extractor.name(), total, SecondsSince(start))
-                  << std::endl;
+    *options_.log
+        << absl::StrFormat(
+               "Dataset statistics (%s): %d images (no flips) in %.1f s",
+               extractor.name(), total, SecondsSince(start))
+        << std::endl;
   }
   return absl::OkStatus();
 }
 
 absl::Status MetricsEvaluator::PrepareReals() {
-  if (dataset_->size() < 2) {
+  if (dataset_->num_images() < 2) {
     return absl::FailedPreconditionError(
         absl::StrCat(dataset_->path(), ": metrics need at least 2 images"));
   }
@@ -263,19 +294,31 @@ absl::Status MetricsEvaluator::PrepareReals() {
   }
   reals_cached_ = true;
   std::set<std::string> done;
+  const int64_t num_images = dataset_->num_images();
   for (const MetricSpec& spec : specs_) {
     FeatureExtractor* extractor = Extractor(spec);
     if (!done.insert(extractor->name()).second) continue;
+    // Distances need statistics of every real; KID and PR the features of
+    // the first max_reals.
     bool keep_features = false;
+    int64_t items = 0;
     for (const MetricSpec& s : specs_) {
-      keep_features |= s.kind == MetricKind::kKid && Extractor(s) == extractor;
+      if (Extractor(s) != extractor) continue;
+      const bool features =
+          s.kind == MetricKind::kKid || s.kind == MetricKind::kPr;
+      keep_features |= features;
+      const int64_t wanted = features && s.max_reals > 0
+                                 ? std::min(num_images, s.max_reals)
+                                 : num_images;
+      items = std::max(items, wanted);
     }
     StatisticsKey key;
     key.dataset_digest = dataset_digest;
     key.extractor = extractor->name();
     key.weights_digest = extractor->weights_digest();
     key.resolution = dataset_->resolution();
-    key.xflip = dataset_->size() > dataset_->num_images();
+    key.xflip = false;
+    key.max_items = items == num_images ? 0 : items;
     key.with_features = keep_features;
     // Rank 0 looks up (the other ranks may not share its file system) and
     // tells the others whether to help with a dataset pass.
@@ -304,7 +347,7 @@ absl::Status MetricsEvaluator::PrepareReals() {
     ASSIGN_OR_RETURN(std::vector<uint64_t> flags, group_->GatherValues(hit));
     if (flags[0] != 0) continue;
     reals_cached_ = false;
-    RETURN_IF_ERROR(ComputeReals(*extractor, keep_features));
+    RETURN_IF_ERROR(ComputeReals(*extractor, items, keep_features));
     if (group_->rank() != 0) continue;
     CachedStatistics entry{
         real_stats_[key.extractor],
@@ -330,62 +373,99 @@ absl::Status MetricsEvaluator::PrepareReals() {
   return absl::OkStatus();
 }
 
+int64_t MetricsEvaluator::num_fakes() const {
+  int64_t most = 0;
+  for (const MetricSpec& spec : specs_) most = std::max(most, spec.num_fakes);
+  return most;
+}
+
 absl::StatusOr<FakePartials> MetricsEvaluator::ExtractFakes(
     Generator& g_ema) const {
+  const config::ModelConfig& config = g_ema->config();
+  return ExtractFrom(
+      [&](int64_t i, int64_t n) -> absl::StatusOr<torch::Tensor> {
+        torch::Tensor images;
+        RETURN_IF_ERROR(CatchTorch("generating evaluation images", [&] {
+          torch::NoGradGuard no_grad;
+          const torch::Device device = g_ema->parameters().front().device();
+          std::vector<uint64_t> z_keys, noise_keys, label_keys;
+          for (int64_t k = i; k < i + n; ++k) {
+            z_keys.push_back(
+                SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricLatent));
+            noise_keys.push_back(
+                SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricNoise));
+            label_keys.push_back(
+                SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricLabel));
+          }
+          const torch::Tensor z = SampleRandom(z_keys).Normal(
+              {config.z_dim}, torch::TensorOptions().device(device));
+          torch::Tensor c;
+          if (config.conditional()) {
+            // Labels as the dataset has them, drawn per sample.
+            const torch::Tensor index =
+                SampleRandom(label_keys)
+                    .RandInt(0, dataset_->num_images(), {},
+                             torch::TensorOptions().dtype(torch::kInt64));
+            std::vector<torch::Tensor> labels;
+            for (int64_t k = 0; k < n; ++k) {
+              labels.push_back(dataset_->Label(index[k].item<int64_t>()));
+            }
+            c = torch::stack(labels).to(device);
+          }
+          SampleRandom noise(noise_keys);
+          // The reference's quantisation: truncation after + 128.
+          images = (g_ema->forward(z, c, &noise) * 127.5 + 128)
+                       .clamp(0, 255)
+                       .to(torch::kUInt8);
+          return absl::OkStatus();
+        }));
+        return images;
+      });
+}
+
+absl::StatusOr<FakePartials> MetricsEvaluator::ExtractFakes(
+    const ImageDataset& fakes) const {
+  if (fakes.num_images() < num_fakes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(fakes.path(), ": ", fakes.num_images(),
+                     " images, but the metrics ", "need ", num_fakes(),
+                     " (name fewer: fid", fakes.num_images(), "_full)"));
+  }
+  return ExtractFrom(
+      [&](int64_t i, int64_t n) -> absl::StatusOr<torch::Tensor> {
+        torch::Tensor images = torch::empty(
+            {n, fakes.channels(), fakes.resolution(), fakes.resolution()},
+            torch::kUInt8);
+        for (int64_t k = 0; k < n; ++k) {
+          RETURN_IF_ERROR(fakes.GetInto(
+              i + k, images.data_ptr<uint8_t>() + k * fakes.item_bytes()));
+        }
+        return images;
+      });
+}
+
+absl::StatusOr<FakePartials> MetricsEvaluator::ExtractFrom(
+    const std::function<absl::StatusOr<torch::Tensor>(int64_t, int64_t)>&
+        images_at) const {
   const Clock::time_point start = Clock::now();
-  // Per extractor: the counts to accumulate, and how many features KID keeps.
+  // Per extractor: the counts to accumulate, and how many features KID and
+  // PR keep.
   std::map<FeatureExtractor*, std::set<int64_t>> counts;
   std::map<FeatureExtractor*, int64_t> kid_rows;
-  int64_t max_count = 0;
   for (const MetricSpec& spec : specs_) {
-    counts[Extractor(spec)].insert(spec.num_fakes);
-    if (spec.kind == MetricKind::kKid) {
+    std::set<int64_t>& sums = counts[Extractor(spec)];
+    if (!NeedsFeatures(spec)) sums.insert(spec.num_fakes);
+    if (NeedsFeatures(spec)) {
       kid_rows[Extractor(spec)] =
           std::max(kid_rows[Extractor(spec)], spec.num_fakes);
     }
-    max_count = std::max(max_count, spec.num_fakes);
   }
-  const auto [begin, end] = Share(max_count);
-  const config::ModelConfig& config = g_ema->config();
+  const auto [begin, end] = Share(num_fakes());
   FakePartials out;
   std::map<FeatureExtractor*, std::vector<torch::Tensor>> kept;
   for (int64_t i = begin; i < end; i += options_.batch) {
     const int64_t n = std::min<int64_t>(options_.batch, end - i);
-    torch::Tensor images;
-    RETURN_IF_ERROR(CatchTorch("generating evaluation images", [&] {
-      torch::NoGradGuard no_grad;
-      const torch::Device device = g_ema->parameters().front().device();
-      std::vector<uint64_t> z_keys, noise_keys, label_keys;
-      for (int64_t k = i; k < i + n; ++k) {
-        z_keys.push_back(
-            SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricLatent));
-        noise_keys.push_back(
-            SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricNoise));
-        label_keys.push_back(
-            SampleKey(kEvaluationSeed, 0, k, RandomPurpose::kMetricLabel));
-      }
-      const torch::Tensor z = SampleRandom(z_keys).Normal(
-          {config.z_dim}, torch::TensorOptions().device(device));
-      torch::Tensor c;
-      if (config.conditional()) {
-        // Labels as the dataset has them, drawn per sample.
-        const torch::Tensor index =
-            SampleRandom(label_keys)
-                .RandInt(0, dataset_->size(), {},
-                         torch::TensorOptions().dtype(torch::kInt64));
-        std::vector<torch::Tensor> labels;
-        for (int64_t k = 0; k < n; ++k) {
-          labels.push_back(dataset_->Label(index[k].item<int64_t>()));
-        }
-        c = torch::stack(labels).to(device);
-      }
-      SampleRandom noise(noise_keys);
-      images = ((g_ema->forward(z, c, &noise) + 1) * 127.5)
-                   .round()
-                   .clamp(0, 255)
-                   .to(torch::kUInt8);
-      return absl::OkStatus();
-    }));
+    ASSIGN_OR_RETURN(const torch::Tensor images, images_at(i, n));
     for (auto& [extractor, wanted] : counts) {
       ASSIGN_OR_RETURN(torch::Tensor features, extractor->Extract(images));
       RETURN_IF_ERROR(CatchTorch("accumulating statistics", [&] {
@@ -433,7 +513,7 @@ absl::StatusOr<std::vector<MetricResult>> MetricsEvaluator::Reduce(
   std::map<std::string, torch::Tensor> fake_features;
   for (const MetricSpec& spec : specs_) {
     const std::string name = Extractor(spec)->name();
-    if (fakes[name].count(spec.num_fakes) == 0) {
+    if (!NeedsFeatures(spec) && fakes[name].count(spec.num_fakes) == 0) {
       const auto it = mine.sums.find(name);
       if (it == mine.sums.end() || it->second.count(spec.num_fakes) == 0) {
         return absl::InternalError(
@@ -445,10 +525,10 @@ absl::StatusOr<std::vector<MetricResult>> MetricsEvaluator::Reduce(
       fakes[name][spec.num_fakes] =
           StatisticsFromSums(sum, outer, spec.num_fakes);
     }
-    if (spec.kind == MetricKind::kKid && fake_features.count(name) == 0) {
+    if (NeedsFeatures(spec) && fake_features.count(name) == 0) {
       int64_t rows = 0;
       for (const MetricSpec& s : specs_) {
-        if (s.kind == MetricKind::kKid && Extractor(s)->name() == name) {
+        if (NeedsFeatures(s) && Extractor(s)->name() == name) {
           rows = std::max(rows, s.num_fakes);
         }
       }
@@ -456,26 +536,41 @@ absl::StatusOr<std::vector<MetricResult>> MetricsEvaluator::Reduce(
                        GatherRows(mine.features.at(name), rows));
     }
   }
-  // Rank 0 holds the dataset side; it computes and shares the values.
-  std::vector<double> values(specs_.size(), 0.0);
+  // Rank 0 holds the dataset side; it computes and shares the values, one
+  // per result key in spec order.
+  std::vector<double> values;
   absl::Status status;
-  if (group_->rank() == 0) {
-    for (size_t k = 0; k < specs_.size() && status.ok(); ++k) {
-      const MetricSpec& spec = specs_[k];
-      const std::string name = Extractor(spec)->name();
-      absl::StatusOr<double> value =
-          spec.kind == MetricKind::kKid
-              ? KernelInceptionDistance(
-                    real_features_.at(name),
-                    fake_features.at(name).narrow(0, 0, spec.num_fakes))
-              : FrechetDistance(real_stats_.at(name),
-                                fakes[name][spec.num_fakes]);
-      if (value.ok()) {
-        values[k] = *value;
-      } else {
-        status = value.status();
+  for (const MetricSpec& spec : specs_) {
+    const size_t first = values.size();
+    values.resize(first + spec.ResultKeys().size(), 0.0);
+    if (group_->rank() != 0 || !status.ok()) continue;
+    const std::string name = Extractor(spec)->name();
+    const auto reals = [&]() {
+      const torch::Tensor& all = real_features_.at(name);
+      return spec.max_reals > 0 && all.size(0) > spec.max_reals
+                 ? all.narrow(0, 0, spec.max_reals)
+                 : all;
+    };
+    const auto fake_rows = [&]() {
+      return fake_features.at(name).narrow(0, 0, spec.num_fakes);
+    };
+    if (spec.kind == MetricKind::kPr) {
+      absl::StatusOr<PrecisionRecall> pr = ComputePrecisionRecall(
+          reals(), fake_rows(), config::kPrNeighbourhood);
+      if (pr.ok()) {
+        values[first] = pr->precision;
+        values[first + 1] = pr->recall;
       }
+      status = pr.status();
+      continue;
     }
+    absl::StatusOr<double> value =
+        spec.kind == MetricKind::kKid
+            ? KernelInceptionDistance(reals(), fake_rows())
+            : FrechetDistance(real_stats_.at(name),
+                              fakes[name][spec.num_fakes]);
+    if (value.ok()) values[first] = *value;
+    status = value.status();
   }
   values.push_back(status.ok() ? 0.0 : 1.0);
   if (group_->world_size() > 1) {
@@ -490,12 +585,16 @@ absl::StatusOr<std::vector<MetricResult>> MetricsEvaluator::Reduce(
     return absl::InternalError("rank 0 failed to compute the metrics");
   }
   std::vector<MetricResult> results;
-  for (size_t k = 0; k < specs_.size(); ++k) {
-    const std::string name = Extractor(specs_[k])->name();
-    const int64_t reals = real_stats_.count(name) != 0
-                              ? real_stats_.at(name).count
-                              : dataset_->size();
-    results.push_back({specs_[k].name, values[k], specs_[k].num_fakes, reals});
+  size_t next = 0;
+  for (const MetricSpec& spec : specs_) {
+    const std::string name = Extractor(spec)->name();
+    int64_t reals = real_stats_.count(name) != 0 ? real_stats_.at(name).count
+                                                 : dataset_->num_images();
+    if (spec.max_reals > 0) reals = std::min(reals, spec.max_reals);
+    for (const std::string& key : spec.ResultKeys()) {
+      results.push_back(
+          {key, spec.name, values[next++], spec.num_fakes, reals});
+    }
   }
   return results;
 }

@@ -128,8 +128,22 @@ TEST(OptionTableTest, CrossFieldRulesNameTheFieldsAsTheSurfaceDoes) {
   c = Minimal();
   c.metrics = {"kid50k_full"};
   EXPECT_EQ(c.Validate(1).message(),
-            "--metrics: kid50k_full needs --inception (pytorch-fid's "
-            "Inception-v3 weights, pt_inception-2015-12-05)");
+            "--metrics: kid50k_full needs --inception (NVIDIA's TorchScript "
+            "Inception, inception-2015-12-05.pt)");
+  c.metrics = {"fid50k_full_pytorchfid"};
+  EXPECT_EQ(c.Validate(1, Surface::kJobSpec).message(),
+            "training.metrics: fid50k_full_pytorchfid needs "
+            "training.inception_pytorchfid (pytorch-fid's Inception-v3 "
+            "weights, pt_inception-2015-12-05)");
+  c.metrics = {"pr50k3_full"};
+  c.inception = "/data/inception-2015-12-05.pt";
+  EXPECT_EQ(c.Validate(1).message(),
+            "--metrics: pr50k3_full needs --vgg16 (NVIDIA's TorchScript "
+            "VGG16, vgg16.pt)");
+  c.vgg16 = "/data/vgg16.pt";
+  EXPECT_TRUE(c.Validate(1).ok()) << c.Validate(1);
+  c.inception.clear();
+  c.vgg16.clear();
   c.metrics = {"fid5000k_full"};
   EXPECT_EQ(c.Validate(1, Surface::kJobSpec).message(),
             "training.metrics: \"fid5000k_full\": the number of images must be "
@@ -244,37 +258,77 @@ TEST(MetricNamesTest, ParsesReferenceNames) {
   auto fid = ParseMetric("fid50k_full");
   ASSERT_TRUE(fid.ok()) << fid.status();
   EXPECT_EQ(fid->kind, MetricKind::kFid);
+  EXPECT_EQ(fid->detector, MetricDetector::kInception);
   EXPECT_EQ(fid->num_fakes, 50000);
+  EXPECT_EQ(fid->max_reals, 0);
   auto fd = ParseMetric("fd64_full");
   ASSERT_TRUE(fd.ok()) << fd.status();
   EXPECT_EQ(fd->kind, MetricKind::kFd);
   EXPECT_EQ(fd->num_fakes, 64);
+  // The reference's registration: KID on at most 1,000,000 reals, PR on
+  // 200,000 with k = 3.
+  auto kid = ParseMetric("kid50k_full");
+  ASSERT_TRUE(kid.ok()) << kid.status();
+  EXPECT_EQ(kid->max_reals, 1000000);
+  auto pr = ParseMetric("pr50k3_full");
+  ASSERT_TRUE(pr.ok()) << pr.status();
+  EXPECT_EQ(pr->kind, MetricKind::kPr);
+  EXPECT_EQ(pr->detector, MetricDetector::kVgg16);
+  EXPECT_EQ(pr->num_fakes, 50000);
+  EXPECT_EQ(pr->max_reals, 200000);
+  auto small_pr = ParseMetric("pr2003_full");  // 200 images, k = 3.
+  ASSERT_TRUE(small_pr.ok()) << small_pr.status();
+  EXPECT_EQ(small_pr->num_fakes, 200);
+  auto port = ParseMetric("fid10k_full_pytorchfid");
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_EQ(port->detector, MetricDetector::kPytorchFid);
+  EXPECT_EQ(port->num_fakes, 10000);
   for (const char* bad :
        {"fid", "fid50k", "is50k", "fid1_full", "fidk_full", "fid-5k_full",
-        "fid2000k_full", "fd12x_full", "fd1_full", "fid5000k_full"}) {
+        "fid2000k_full", "fd12x_full", "fd1_full", "fid5000k_full",
+        "pr50k_full", "pr50k5_full", "fd2k_full_pytorchfid",
+        "fid50k_pytorchfid_full", "pr3_full"}) {
     EXPECT_FALSE(ParseMetric(bad).ok()) << bad;
   }
 }
 
 TEST(MetricNamesTest, WithoutInceptionFidIsNamedForTheFeatureNetwork) {
-  auto specs = ResolveMetrics({"fid2k_full", "fd100_full"}, false,
+  const AvailableDetectors none, all{true, true, true};
+  auto specs = ResolveMetrics({"fid2k_full", "fd100_full"}, none,
                               "tf_efficientnet_lite0");
   ASSERT_TRUE(specs.ok()) << specs.status();
   EXPECT_EQ((*specs)[0].name, "fd2k_full_efficientnet_lite0");
   EXPECT_EQ((*specs)[0].kind, MetricKind::kFd);
+  EXPECT_EQ((*specs)[0].detector, MetricDetector::kFeatureNetwork);
   EXPECT_EQ((*specs)[1].name, "fd100_full_efficientnet_lite0");
-  auto with = ResolveMetrics({"fid50k_full", "kid50k_full"}, true,
-                             "tf_efficientnet_lite0");
+  auto with = ResolveMetrics(
+      {"fid50k_full", "kid50k_full", "pr50k3_full", "fid50k_full_pytorchfid"},
+      all, "tf_efficientnet_lite0");
   ASSERT_TRUE(with.ok()) << with.status();
   EXPECT_EQ((*with)[0].name, "fid50k_full");
   EXPECT_EQ((*with)[1].name, "kid50k_full");
-  auto kid = ResolveMetrics({"kid50k_full"}, false, "tf_efficientnet_lite0");
+  EXPECT_EQ((*with)[2].name, "pr50k3_full");
+  EXPECT_EQ((*with)[2].ResultKeys(),
+            (std::vector<std::string>{"pr50k3_full_precision",
+                                      "pr50k3_full_recall"}));
+  EXPECT_EQ((*with)[3].name, "fid50k_full_pytorchfid");
+  EXPECT_EQ((*with)[3].detector, MetricDetector::kPytorchFid);
+  auto kid = ResolveMetrics({"kid50k_full"}, none, "tf_efficientnet_lite0");
   EXPECT_FALSE(kid.ok());
-  EXPECT_NE(kid.status().message().find("Inception"), std::string::npos);
+  EXPECT_NE(kid.status().message().find("inception-2015-12-05.pt"),
+            std::string::npos);
+  // pytorch-fid's weights never stand in for NVIDIA's Inception.
+  const AvailableDetectors port_only{false, true, false};
+  EXPECT_FALSE(
+      ResolveMetrics({"kid50k_full"}, port_only, "tf_efficientnet_lite0").ok());
+  auto fid =
+      ResolveMetrics({"fid50k_full"}, port_only, "tf_efficientnet_lite0");
+  ASSERT_TRUE(fid.ok());
+  EXPECT_EQ((*fid)[0].kind, MetricKind::kFd);
   // fid2k without Inception is fd2k: asking for both is asking twice.
-  EXPECT_FALSE(ResolveMetrics({"fid2k_full", "fd2k_full"}, false,
-                              "tf_efficientnet_lite0")
-                   .ok());
+  EXPECT_FALSE(
+      ResolveMetrics({"fid2k_full", "fd2k_full"}, none, "tf_efficientnet_lite0")
+          .ok());
 }
 
 TEST(OptionsDocTest, TheDocsCarryTheCurrentTables) {

@@ -2,6 +2,8 @@
 // reference, generate/score on a network file against in-process results,
 // and the errors users see for bad input.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -170,6 +172,77 @@ TEST_F(PganNetworkTest, BadInputsGetClearErrors) {
 
 // Training K iterations, exiting, and resuming for K more in a new process
 // gives the parameters and optimiser state of 2K iterations in one go.
+// `pgan metrics` on two image sets with stand-ins of NVIDIA's detectors
+// against the reference's own metric code (tests/trainer/testdata/metrics,
+// written by tools/make_metric_golden.py; the tolerances are those of
+// tests/trainer/reference_metrics_test.cc).
+std::string MetricData(const std::string& name) {
+  return std::string(PGAN_TESTDATA_DIR) + "/metrics/" + name;
+}
+
+TEST(PganMetricsTest, TheReferenceNamesGiveTheReferenceValues) {
+  TestDir dir;
+  std::ifstream in(MetricData("expected.json"));
+  const nlohmann::json expected = nlohmann::json::parse(in);
+  const std::string sets = " --real " + MetricData("real.zip") + " --fake " +
+                           MetricData("fake.zip") + " --metrics-cache " +
+                           dir.file("cache") + " --device cpu";
+  const auto result = RunCommand(Pgan(
+      "metrics --json --metrics fid200_full,kid200_full,pr2003_full"
+      " --inception " + MetricData("inception.pt") + " --vgg16 " +
+      MetricData("vgg16.pt") + sets));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<nlohmann::json> lines;
+  std::istringstream out(result.output);
+  for (std::string line; std::getline(out, line);) {
+    // The records on stdout; progress goes to stderr (merged here).
+    if (!line.empty() && line[0] == '{') {
+      lines.push_back(nlohmann::json::parse(line));
+    }
+  }
+  ASSERT_EQ(lines.size(), 3u) << result.output;
+  // calc_metrics.py's records: one per metric, PR's with both results.
+  EXPECT_EQ(lines[0]["metric"], "fid200_full");
+  EXPECT_EQ(lines[1]["metric"], "kid200_full");
+  EXPECT_EQ(lines[2]["metric"], "pr2003_full");
+  const auto near = [&](const nlohmann::json& line, const std::string& key,
+                        double rtol) {
+    const double got = line["results"][key].get<double>();
+    const double want = expected[key].get<double>();
+    EXPECT_LE(std::abs(got - want), rtol * std::abs(want))
+        << key << " " << got << " vs " << want;
+  };
+  near(lines[0], "fid200_full", 1e-6);
+  near(lines[1], "kid200_full", 1e-5);
+  near(lines[2], "pr2003_full_precision", 0);
+  near(lines[2], "pr2003_full_recall", 0);
+  EXPECT_EQ(lines[0]["num_reals"], 256);
+  EXPECT_EQ(lines[0]["num_fakes"], 200);
+
+  // `pgan fid` is the same command; on two sets its default is FID of all
+  // the fakes.
+  const auto fid = RunCommand(
+      Pgan("fid --inception " + MetricData("inception.pt") + sets));
+  ASSERT_EQ(fid.exit_code, 0) << fid.output;
+  EXPECT_NE(fid.output.find("fid200_full 0.74740"), std::string::npos)
+      << fid.output;
+
+  // A metric without its detector names the flag and the file.
+  const auto no_vgg = RunCommand(Pgan("metrics --metrics pr2003_full" + sets));
+  EXPECT_NE(no_vgg.exit_code, 0);
+  EXPECT_NE(no_vgg.output.find("--metrics: pr2003_full needs --vgg16 FILE "
+                               "(NVIDIA's TorchScript VGG16, vgg16.pt)"),
+            std::string::npos)
+      << no_vgg.output;
+  const auto port = RunCommand(
+      Pgan("metrics --metrics fid200_full_pytorchfid --inception " +
+           MetricData("inception.pt") + sets));
+  EXPECT_NE(port.exit_code, 0);
+  EXPECT_NE(port.output.find("needs --inception-pytorchfid FILE"),
+            std::string::npos)
+      << port.output;
+}
+
 TEST(PganTrainTest, ResumeInANewProcessIsExact) {
   TestDir dir;
   const std::string data = dir.file("data");

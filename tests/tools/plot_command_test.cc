@@ -5,12 +5,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
@@ -345,6 +344,32 @@ TEST(RunCurvesChartTest, MarksTheBestMetricPoint) {
   EXPECT_EQ(panel.markers[0].x, 4);
   EXPECT_EQ(panel.markers[0].y, 55.5);
   EXPECT_EQ(panel.markers[0].label, "55.5");
+}
+
+// The reference's pr50k3_full records hold two results: one curve each, and
+// their best is the highest.
+TEST(ReadRunCurvesTest, PrecisionAndRecallAreTwoCurvesBestHigh) {
+  TestDir dir;
+  const auto line = [](double kimg, double precision, double recall) {
+    return absl::StrFormat(
+        "{\"results\": {\"pr50k3_full_precision\": %g, "
+        "\"pr50k3_full_recall\": %g}, \"metric\": \"pr50k3_full\", "
+        "\"kimg\": %g}\n",
+        precision, recall, kimg);
+  };
+  Write(dir, "metric-pr50k3_full.jsonl",
+        line(0, 0.1, 0.05) + line(4, 0.6, 0.3) + line(8, 0.5, 0.4));
+  auto curves = ReadRunCurves(dir.path().string());
+  ASSERT_TRUE(curves.ok()) << curves.status();
+  ASSERT_EQ(curves->metrics.size(), 2u);
+  EXPECT_EQ(curves->metrics[0].name, "pr50k3_full_precision");
+  EXPECT_EQ(curves->metrics[1].name, "pr50k3_full_recall");
+  ASSERT_EQ(curves->metrics[1].points.size(), 3u);
+  EXPECT_EQ(curves->metrics[1].points[2].value, 0.4);
+  const plot::Chart chart = RunCurvesChart(*curves, 800, 300);
+  ASSERT_EQ(chart.panels.size(), 2u);
+  EXPECT_EQ(chart.panels[0].subtitle, "best 0.6 at 4 kimg");
+  EXPECT_EQ(chart.panels[1].subtitle, "best 0.4 at 8 kimg");
 }
 
 }  // namespace

@@ -104,17 +104,22 @@ int Run(int argc, char** argv) {
             *device));
       }
       const std::string name = extractor->name();
-      tr::MetricSpec spec{
-          inception ? tr::MetricKind::kFid : tr::MetricKind::kFd, num,
-          inception ? "fid" : "fd"};
+      // pytorch-fid's Inception (the same network shape as NVIDIA's).
+      tr::MetricSpec spec;
+      spec.kind = inception ? tr::MetricKind::kFid : tr::MetricKind::kFd;
+      spec.detector = inception ? tr::MetricDetector::kPytorchFid
+                                : tr::MetricDetector::kFeatureNetwork;
+      spec.num_fakes = num;
+      spec.name = inception ? "fid" : "fd";
       tr::LocalProcessGroup group;
       tr::MetricsOptions mo;
       mo.batch = 32;
       mo.cache_dir = dir + "/cache";
       std::filesystem::remove_all(mo.cache_dir);
+      tr::MetricsEvaluator::Extractors extractors;
+      extractors[spec.detector] = std::move(extractor);
       auto evaluator = tr::MetricsEvaluator::Create(
-          {spec}, inception ? std::move(extractor) : nullptr,
-          inception ? nullptr : std::move(extractor), dataset, &group, mo);
+          {spec}, std::move(extractors), dataset, &group, mo);
       if (!evaluator.ok()) {
         std::cerr << evaluator.status() << "\n";
         return 1;

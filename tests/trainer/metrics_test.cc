@@ -199,8 +199,13 @@ class EvaluatorTest : public ::testing::Test {
     MetricsOptions options;
     options.batch = batch;
     options.cache_dir = cache.empty() ? dir_.file("cache") : cache;
-    MetricSpec spec{MetricKind::kFd, 12, "fd12_full_test_features"};
-    return MetricsEvaluator::Create({spec}, nullptr, std::move(owned), dataset_,
+    MetricSpec spec;
+    spec.kind = MetricKind::kFd;
+    spec.num_fakes = 12;
+    spec.name = "fd12_full_test_features";
+    MetricsEvaluator::Extractors extractors;
+    extractors[MetricDetector::kFeatureNetwork] = std::move(owned);
+    return MetricsEvaluator::Create({spec}, std::move(extractors), dataset_,
                                     group, options);
   }
 
@@ -247,12 +252,12 @@ TEST_F(EvaluatorTest, SecondRunTakesDatasetStatisticsFromTheCache) {
   for (int i = 0; i < 10; ++i) reals.push_back(*dataset_->Get(i));
   auto real_stats = ComputeStatistics(*direct.Extract(torch::stack(reals)));
   ASSERT_TRUE(real_stats.ok());
+  // FeatureStats divides by N.
   FakePartials::Sums sums = partials->sums.at("test_features").at(12);
   FeatureStatistics fake;
   fake.count = 12;
   fake.mean = sums.sum / 12.0;
-  fake.covariance =
-      (sums.outer - 12.0 * torch::outer(fake.mean, fake.mean)) / 11.0;
+  fake.covariance = sums.outer / 12.0 - torch::outer(fake.mean, fake.mean);
   EXPECT_NEAR(*FrechetDistance(*real_stats, fake), (*results)[0].value, 1e-6);
 }
 

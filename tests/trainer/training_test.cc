@@ -287,6 +287,47 @@ TEST(TrainingTest, MetricsAtSnapshotsWithCachedDatasetStatistics) {
   }
 }
 
+// The reference's metrics in training: NVIDIA's detectors (here the
+// stand-ins of tests/trainer/testdata/metrics), the reals without their
+// flips although the run trains with --mirror, and metric-<name>.jsonl
+// records as the reference writes them, PR's holding both results.
+TEST(TrainingTest, TheReferenceMetricsAreWrittenAsTheReferenceWritesThem) {
+  TestDir dir;
+  config::TrainingConfig config = TinyConfig(dir);
+  config.kimg = 0.004;  // Two iterations: evaluations at tick 0 and the end.
+  config.mirror = true;
+  config.metrics = {"fid16_full", "pr163_full"};
+  config.inception =
+      std::string(PGAN_TESTDATA_DIR) + "/metrics/inception.pt";
+  config.vgg16 = std::string(PGAN_TESTDATA_DIR) + "/metrics/vgg16.pt";
+  config.metrics_cache = dir.file("stats-cache");
+  LocalProcessGroup group;
+  auto trainer = MakeTrainer(config, "", &group);
+  ASSERT_NE(trainer, nullptr);
+  ASSERT_TRUE(trainer->Run().ok());
+  const std::filesystem::path run_dir = trainer->run_dir();
+  const auto fid = ReadJsonLines((run_dir / "metric-fid16_full.jsonl").string());
+  ASSERT_EQ(fid.size(), 2u);
+  for (const auto& line : fid) {
+    EXPECT_EQ(line["metric"], "fid16_full");
+    EXPECT_GT(line["results"]["fid16_full"].get<double>(), 0);
+    EXPECT_EQ(line["num_reals"], 8);  // Not the 16 items with flips.
+    EXPECT_EQ(line["num_fakes"], 16);
+  }
+  const auto pr = ReadJsonLines((run_dir / "metric-pr163_full.jsonl").string());
+  ASSERT_EQ(pr.size(), 2u);
+  for (const auto& line : pr) {
+    EXPECT_EQ(line["metric"], "pr163_full");
+    ASSERT_EQ(line["results"].size(), 2u) << line.dump();
+    for (const char* key : {"pr163_full_precision", "pr163_full_recall"}) {
+      const double v = line["results"][key].get<double>();
+      EXPECT_GE(v, 0) << key;
+      EXPECT_LE(v, 1) << key;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "metric-pr163_full_precision.jsonl"));
+}
+
 TEST(TrainingTest, AsyncMetricsMatchSynchronousOnes) {
   TestDir dir;
   config::TrainingConfig config = MetricsConfig(dir);
