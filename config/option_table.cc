@@ -1,6 +1,7 @@
 // The option table: every field of TrainingConfig with its flag, rule,
 // help, group, resume rule and where a coordinator's job takes it from.
 // Adding an option starts here (config/README.md says what else).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,21 @@ std::vector<Field> MakeOptionTable() {
           .Resume(OnResume::kMayChange)
           .SuppliedBy("JobSpec.output_dir (the run directory is "
                       "<output_dir>/<job id>)"),
+      PGAN_TOP(desc)
+          .Flag("--desc")
+          .Help("Appended to the run directory's name, as the reference's "
+                "--desc")
+          .Rule("at most 64 letters, digits, '.', '_' or '-'",
+                [](const std::string& d) {
+                  return d.size() <= 64 &&
+                         std::all_of(d.begin(), d.end(), [](char c) {
+                           return absl::ascii_isalnum(c) || c == '.' ||
+                                  c == '_' || c == '-';
+                         });
+                })
+          .Resume(OnResume::kMayChange)
+          .SuppliedBy("the job id (the run directory is <output_dir>/<job "
+                      "id>)"),
       PGAN_TOP(batch)
           .Flag("--batch")
           .Help("Total batch over all processes")
@@ -168,8 +184,16 @@ std::vector<Field> MakeOptionTable() {
                 "latents and augmentation")
           .Rule("an integer below 2^32 (NumPy's RandomState range)",
                 [](const uint64_t& s) { return s <= 0xffffffffull; }),
-      PGAN_TOP(glr).Flag("--glr").Help("G learning rate").PositiveUpTo(1),
-      PGAN_TOP(dlr).Flag("--dlr").Help("D learning rate").PositiveUpTo(1),
+      PGAN_TOP(glr)
+          .Flag("--glr")
+          .Help("G learning rate (2e-4, the reference's for FastGAN; the "
+                "reference overrides a given --glr or --dlr with 2e-4 for "
+                "FastGAN, pgan uses it)")
+          .PositiveUpTo(1),
+      PGAN_TOP(dlr)
+          .Flag("--dlr")
+          .Help("D learning rate (2e-4, as --glr)")
+          .PositiveUpTo(1),
       PGAN_TOP(d_lazy_quirk)
           .Flag("--d-lazy-quirk")
           .Help("D's optimiser with lr * 16/17 and beta2^(16/17), as the "

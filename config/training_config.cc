@@ -142,6 +142,27 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(
   return c;
 }
 
+absl::StatusOr<TrainingConfig> ForInitialNetwork(
+    const TrainingConfig& requested, const ModelConfig& network,
+    const std::string& file, Surface surface) {
+  const TrainingConfig defaults;
+  TrainingConfig out = requested;
+  out.model = network;
+  for (const Field& field : Fields()) {
+    if (field.group != Group::kModel) continue;
+    const FieldValue& v = *field.value;
+    if (!v.Equal(requested, defaults) && !v.Equal(requested, out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field.NameOn(surface), ": ", v.Text(requested), ", but ",
+                       file, " is ", v.Text(out),
+                       "; a run initialised from a network has the network's "
+                       "architecture"));
+    }
+  }
+  out.ema_rampup = 0;
+  return out;
+}
+
 absl::Status MergeForResume(const TrainingConfig& requested,
                             TrainingConfig* stored, Surface surface) {
   const TrainingConfig defaults;

@@ -42,8 +42,10 @@ struct TrainingConfig {
   // (far worse, as the paper shows).
   std::string feature_weights;
 
-  // Parent directory of run directories.
+  // Parent directory of run directories, and what the run directory's name
+  // ends with (the reference's --desc; empty: nothing).
   std::string outdir;
+  std::string desc;
   // Total batch over all processes, and per forward pass (accumulation
   // rounds = batch / (world_size * batch_gpu)). 0 = batch / world_size.
   int batch = 32;
@@ -141,6 +143,17 @@ struct TrainingConfig {
 // (that is, when it differs from its default); values that do not change
 // the training so far replace the snapshot's when given; execution values
 // are always the requested ones.
+// The configuration of a new run initialised from a network file (the
+// reference's --resume of a network pickle): `requested` with the network's
+// model, so that its weights fit; a model option given (differing from its
+// default) with another value than the network's is refused, naming it.
+// G_ema's ramp-up is off, as the reference turns it off for a resumed
+// network: its G_ema is not a fresh average.
+absl::StatusOr<TrainingConfig> ForInitialNetwork(const TrainingConfig& requested,
+                                                 const ModelConfig& network,
+                                                 const std::string& file,
+                                                 Surface surface);
+
 absl::Status MergeForResume(const TrainingConfig& requested,
                             TrainingConfig* stored,
                             Surface surface = Surface::kFlags);

@@ -165,9 +165,14 @@ int main(int argc, char** argv) {
       "lists them");
   pgan::tools::AddConfigFlags(train_cmd, &train.config);
   pgan::tools::AddGridFlag(train_cmd, &train.config);
-  train_cmd->add_option("--resume", train.resume,
-                        "latest, auto (latest if any, else a fresh run), a run "
-                        "directory or a snapshot file");
+  train_cmd->add_option(
+      "--resume", train.resume,
+      "Continue a run exactly: latest, auto (latest if any, else a fresh "
+      "run), a run directory or a snapshot file (snapshot-*.safetensors). "
+      "Or start a NEW run from a network file's G, G_ema and D (a "
+      "network-snapshot-*.safetensors, or a reference .pkl converted by "
+      "tools/convert_pkl.py): kimg 0, no G_ema ramp-up, as the reference's "
+      "--resume");
   train_cmd->add_flag("-n,--dry-run", train.dry_run,
                       "Print the run's validated training options and exit");
 

@@ -1,9 +1,12 @@
 #include "trainer/sample_grid.h"
 
-#include <algorithm>
-
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "common/numpy_random.h"
 #include "common/status_macros.h"
 #include "trainer/sample_random.h"
 #include "trainer/torch_status.h"
@@ -26,12 +29,18 @@ GridSize ResolveGridSize(int resolution, int width, int height, bool on_gpu) {
 
 Image TileImages(const torch::Tensor& images, GridSize grid) {
   torch::NoGradGuard no_grad;
-  const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
-  const torch::Tensor pixels = torch::round((images.to(torch::kCPU, torch::kFloat) + 1) * 127.5)
-                                   .clamp(0, 255)
-                                   .to(torch::kUInt8);
+  return TileUint8(
+      torch::round((images.to(torch::kCPU, torch::kFloat) + 1) * 127.5)
+          .clamp(0, 255)
+          .to(torch::kUInt8),
+      grid);
+}
+
+Image TileUint8(const torch::Tensor& pixels, GridSize grid) {
+  const int64_t c = pixels.size(1), h = pixels.size(2), w = pixels.size(3);
   // [gh, gw, C, H, W] -> [gh, H, gw, W, C]
-  const torch::Tensor tiled = pixels.view({grid.height, grid.width, c, h, w})
+  const torch::Tensor tiled = pixels.to(torch::kCPU)
+                                  .view({grid.height, grid.width, c, h, w})
                                   .permute({0, 3, 1, 4, 2})
                                   .reshape({grid.height * h, grid.width * w, c})
                                   .contiguous();
@@ -44,37 +53,97 @@ Image TileImages(const torch::Tensor& images, GridSize grid) {
   return image;
 }
 
+std::vector<int64_t> RealsGridIndices(const ImageDataset& dataset,
+                                      GridSize grid) {
+  NumpyRandomState random(0);
+  std::vector<int64_t> out;
+  if (!dataset.has_labels()) {
+    std::vector<int64_t> all(dataset.size());
+    for (int64_t i = 0; i < dataset.size(); ++i) all[i] = i;
+    random.Shuffle(&all);
+    for (int64_t i = 0; i < int64_t{grid.width} * grid.height; ++i) {
+      out.push_back(all[i % all.size()]);
+    }
+    return out;
+  }
+  // The reference's key: the raw label reversed (an integer label is its
+  // class; pgan holds it one-hot).
+  std::map<std::vector<float>, std::vector<int64_t>> groups;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const torch::Tensor label = dataset.Label(i);
+    std::vector<float> key;
+    if (dataset.has_onehot_labels()) {
+      key = {static_cast<float>(label.argmax().item<int64_t>())};
+    } else {
+      key.assign(label.data_ptr<float>(),
+                 label.data_ptr<float>() + label.numel());
+      std::reverse(key.begin(), key.end());
+    }
+    groups[key].push_back(i);
+  }
+  std::vector<std::vector<int64_t>*> order;
+  for (auto& [key, indices] : groups) {
+    random.Shuffle(&indices);
+    order.push_back(&indices);
+  }
+  for (int y = 0; y < grid.height; ++y) {
+    std::vector<int64_t>& indices = *order[y % order.size()];
+    const int64_t n = static_cast<int64_t>(indices.size());
+    for (int x = 0; x < grid.width; ++x) out.push_back(indices[x % n]);
+    std::rotate(indices.begin(), indices.begin() + grid.width % n,
+                indices.end());
+  }
+  return out;
+}
+
+absl::Status WriteRealsGrid(const std::string& path,
+                            const ImageDataset& dataset, GridSize grid) {
+  const std::vector<int64_t> indices = RealsGridIndices(dataset, grid);
+  const int64_t r = dataset.resolution();
+  torch::Tensor pixels = torch::empty(
+      {static_cast<int64_t>(indices.size()), dataset.channels(), r, r},
+      torch::kUInt8);
+  for (size_t k = 0; k < indices.size(); ++k) {
+    RETURN_IF_ERROR(dataset.GetInto(
+        indices[k], pixels.data_ptr<uint8_t>() + k * dataset.item_bytes()));
+  }
+  return WritePng(path, TileUint8(pixels, grid));
+}
+
 absl::Status WriteFakesGrid(const std::string& path, Generator& g_ema,
                             GridSize grid, uint64_t seed, int batch) {
   const config::ModelConfig& config = g_ema->config();
   const int64_t count = static_cast<int64_t>(grid.width) * grid.height;
   torch::Tensor images;
-  RETURN_IF_ERROR(CatchTorch("rendering the sample grid", [&]() -> absl::Status {
-    torch::NoGradGuard no_grad;
-    const torch::Device device = g_ema->parameters().front().device();
-    std::vector<torch::Tensor> parts;
-    for (int64_t begin = 0; begin < count; begin += batch) {
-      const int64_t n = std::min<int64_t>(batch, count - begin);
-      std::vector<uint64_t> z_keys, noise_keys;
-      for (int64_t i = begin; i < begin + n; ++i) {
-        z_keys.push_back(SampleKey(seed, 0, i, RandomPurpose::kGridLatent));
-        noise_keys.push_back(SampleKey(seed, 0, i, RandomPurpose::kGridNoise));
-      }
-      const torch::Tensor z = SampleRandom(z_keys).Normal(
-          {config.z_dim}, torch::TensorOptions().device(device));
-      torch::Tensor c;
-      if (config.conditional()) {
-        c = torch::zeros({n, config.c_dim}, torch::TensorOptions().device(device));
-        for (int64_t i = 0; i < n; ++i) {
-          c[i][((begin + i) / grid.width) % config.c_dim] = 1;
+  RETURN_IF_ERROR(
+      CatchTorch("rendering the sample grid", [&]() -> absl::Status {
+        torch::NoGradGuard no_grad;
+        const torch::Device device = g_ema->parameters().front().device();
+        std::vector<torch::Tensor> parts;
+        for (int64_t begin = 0; begin < count; begin += batch) {
+          const int64_t n = std::min<int64_t>(batch, count - begin);
+          std::vector<uint64_t> z_keys, noise_keys;
+          for (int64_t i = begin; i < begin + n; ++i) {
+            z_keys.push_back(SampleKey(seed, 0, i, RandomPurpose::kGridLatent));
+            noise_keys.push_back(
+                SampleKey(seed, 0, i, RandomPurpose::kGridNoise));
+          }
+          const torch::Tensor z = SampleRandom(z_keys).Normal(
+              {config.z_dim}, torch::TensorOptions().device(device));
+          torch::Tensor c;
+          if (config.conditional()) {
+            c = torch::zeros({n, config.c_dim},
+                             torch::TensorOptions().device(device));
+            for (int64_t i = 0; i < n; ++i) {
+              c[i][((begin + i) / grid.width) % config.c_dim] = 1;
+            }
+          }
+          SampleRandom noise(noise_keys);
+          parts.push_back(g_ema->forward(z, c, &noise).to(torch::kCPU));
         }
-      }
-      SampleRandom noise(noise_keys);
-      parts.push_back(g_ema->forward(z, c, &noise).to(torch::kCPU));
-    }
-    images = torch::cat(parts, 0);
-    return absl::OkStatus();
-  }));
+        images = torch::cat(parts, 0);
+        return absl::OkStatus();
+      }));
   return WritePng(path, TileImages(images, grid));
 }
 

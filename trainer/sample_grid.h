@@ -4,13 +4,15 @@
 #ifndef PGAN_TRAINER_SAMPLE_GRID_H_
 #define PGAN_TRAINER_SAMPLE_GRID_H_
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <string>
-
-#include <torch/types.h>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/image_io.h"
+#include "trainer/dataset.h"
 #include "trainer/generator.h"
 
 namespace pgan::trainer {
@@ -30,6 +32,19 @@ GridSize ResolveGridSize(int resolution, int width, int height, bool on_gpu);
 // Tiles images [N, C, H, W] in the [-1, 1] convention (N = width * height)
 // with the reference's conversion: rint((x + 1) * 127.5) clipped to [0, 255].
 Image TileImages(const torch::Tensor& images, GridSize grid);
+// Tiles uint8 images [N, C, H, W] (N = width * height), row by row.
+Image TileUint8(const torch::Tensor& pixels, GridSize grid);
+
+// The dataset items of the reference's reals.png (setup_snapshot_image_grid
+// with RandomState(0)): without labels, the first width * height of a
+// shuffle of every item (flips included), repeated when there are fewer;
+// with labels, row y shows class y mod classes (classes in sorted order,
+// each one's items shuffled), consecutive rows of a class continuing where
+// the last stopped.
+std::vector<int64_t> RealsGridIndices(const ImageDataset& dataset,
+                                      GridSize grid);
+absl::Status WriteRealsGrid(const std::string& path,
+                            const ImageDataset& dataset, GridSize grid);
 
 // G_ema (eval mode, noise from fixed per-image streams) on the run's fixed
 // latents; conditional grids show class (row mod c_dim) per row.

@@ -1,8 +1,8 @@
 #include "trainer/snapshot.h"
 
-#include <tuple>
-
 #include <torch/torch.h>
+
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/safetensors.h"
@@ -29,8 +29,8 @@ void AppendOptimizer(const Adam& opt, const std::string& prefix, int world_size,
     out->push_back({base + ".step", DType::kI64, {}, step.data_ptr(), 8});
     const double n = world_size;
     for (const auto& [suffix, tensor, scale] :
-         {std::tuple<const char*, const torch::Tensor*, double>{
-              ".exp_avg", &s.exp_avg, n},
+         {std::tuple<const char*, const torch::Tensor*, double>{".exp_avg",
+                                                                &s.exp_avg, n},
           {".exp_avg_sq", &s.exp_avg_sq, n * n}}) {
       if (!tensor->defined()) continue;
       torch::Tensor cpu = tensor->detach().to(torch::kCPU).contiguous();
@@ -42,15 +42,17 @@ void AppendOptimizer(const Adam& opt, const std::string& prefix, int world_size,
   }
 }
 
-absl::Status LoadOptimizer(const SafetensorsFile& file, const std::string& prefix,
-                           int world_size, Adam& opt) {
+absl::Status LoadOptimizer(const SafetensorsFile& file,
+                           const std::string& prefix, int world_size,
+                           Adam& opt) {
   const double n = world_size;
   for (size_t i = 0; i < opt.params().size(); ++i) {
     const std::string base = prefix + opt.names()[i];
     const TensorEntry* step = file.Find(base + ".step");
     if (step == nullptr || step->dtype != DType::kI64 || !step->shape.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file.path(), ": missing or malformed optimiser tensor \"", base, ".step\""));
+          file.path(), ": missing or malformed optimiser tensor \"", base,
+          ".step\""));
     }
     Adam::ParamState s;
     s.step = TensorFromEntry(*step).item<int64_t>();
@@ -76,8 +78,9 @@ absl::StatusOr<nlohmann::json> MetadataJson(const SafetensorsFile& file,
                                             const char* key) {
   auto it = file.metadata().find(key);
   if (it == file.metadata().end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.path(), ": no \"", key, "\" metadata; not a pgan training snapshot"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file.path(), ": no \"", key,
+                     "\" metadata; not a pgan training snapshot"));
   }
   try {
     return nlohmann::json::parse(it->second);
@@ -98,7 +101,8 @@ nlohmann::json TrainProgress::ToJson() const {
           {"nonfinite_grads", nonfinite_grads}};
 }
 
-absl::StatusOr<TrainProgress> TrainProgress::FromJson(const nlohmann::json& json) {
+absl::StatusOr<TrainProgress> TrainProgress::FromJson(
+    const nlohmann::json& json) {
   TrainProgress p;
   try {
     json.at("cur_nimg").get_to(p.cur_nimg);
@@ -132,6 +136,15 @@ absl::Status SaveSnapshot(const std::string& path, const Networks& nets,
       {kProgressKey, state.progress.ToJson().dump()},
       {"format", "pt"}};
   return WriteSafetensors(path, tensors, metadata);
+}
+
+absl::StatusOr<bool> IsTrainingSnapshot(const std::string& path) {
+  ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+  if (file.metadata().count(kTrainingKey) != 0) return true;
+  if (file.metadata().count(kNetworkMetadataKey) != 0) return false;
+  return absl::InvalidArgumentError(absl::StrCat(
+      path, ": neither a pgan training snapshot nor a network file (no \"",
+      kTrainingKey, "\" or \"", kNetworkMetadataKey, "\" metadata)"));
 }
 
 absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path) {
@@ -171,8 +184,9 @@ absl::Status ExportNetwork(const std::string& snapshot_path,
       tensors.push_back({e.name, e.dtype, e.shape, e.data, e.nbytes});
     }
   }
-  return WriteSafetensors(network_path, tensors,
-                          {{kNetworkMetadataKey, it->second}, {"format", "pt"}});
+  return WriteSafetensors(
+      network_path, tensors,
+      {{kNetworkMetadataKey, it->second}, {"format", "pt"}});
 }
 
 }  // namespace pgan::trainer

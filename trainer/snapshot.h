@@ -48,6 +48,11 @@ absl::Status SaveSnapshot(const std::string& path, const Networks& networks,
                           const Adam& g_opt, const Adam& d_opt,
                           const TrainingState& state, int world_size = 1);
 
+// Whether `path` holds a training run's state (a snapshot) rather than only
+// networks (an exported or converted network file). Errors name the file
+// when it is neither.
+absl::StatusOr<bool> IsTrainingSnapshot(const std::string& path);
+
 // Reads the configs and progress of a snapshot without its tensors.
 absl::StatusOr<TrainingState> ReadSnapshotState(const std::string& path);
 

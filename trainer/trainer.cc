@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -71,6 +72,17 @@ absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
     ASSIGN_OR_RETURN(plan.resume_path, ResolveResume(resume, requested.outdir));
   }
   if (!plan.resume_path.empty()) {
+    ASSIGN_OR_RETURN(const bool snapshot, IsTrainingSnapshot(plan.resume_path));
+    if (!snapshot) {
+      plan.init_network = std::exchange(plan.resume_path, "");
+      ASSIGN_OR_RETURN(const config::ModelConfig network,
+                       ReadNetworkConfig(plan.init_network));
+      ASSIGN_OR_RETURN(plan.config,
+                       config::ForInitialNetwork(requested, network,
+                                                 plan.init_network, surface));
+    }
+  }
+  if (!plan.resume_path.empty()) {
     ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(plan.resume_path));
     RETURN_IF_ERROR(config::MergeForResume(requested, &state.config, surface));
     plan.config = std::move(state.config);
@@ -91,6 +103,9 @@ absl::Status DryRun(const config::TrainingConfig& requested,
     out << ", resuming " << plan.resume_path << " at kimg "
         << plan.progress.cur_nimg / 1000.0;
   }
+  if (!plan.init_network.empty()) {
+    out << ", a new run starting from the networks of " << plan.init_network;
+  }
   out << ":\n" << plan.config.ToJson().dump(2) << std::endl;
   return absl::OkStatus();
 }
@@ -107,20 +122,27 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   trainer->env_ = env;
   trainer->config_ = std::move(plan.config);
   trainer->progress_ = plan.progress;
+  trainer->init_network_ = plan.init_network;
   if (!plan.resume_path.empty()) {
     trainer->run_dir_ = fs::path(plan.resume_path).parent_path().string();
   }
-  RETURN_IF_ERROR(trainer->Setup(plan.resume_path));
+  RETURN_IF_ERROR(trainer->Setup(plan));
   if (!plan.resume_path.empty() && trainer->is_rank0()) {
     trainer->Log(absl::StrFormat("Resuming at kimg %.3f of %g from %s",
                                  trainer->progress_.cur_nimg / 1000.0,
                                  trainer->config_.kimg, plan.resume_path));
   }
+  if (!plan.init_network.empty() && trainer->is_rank0()) {
+    trainer->Log(absl::StrFormat(
+        "A new run from the G, G_ema and D of %s (kimg 0, no G_ema ramp-up; "
+        "--resume of a snapshot continues a run instead)",
+        plan.init_network));
+  }
   return trainer;
 }
 
 // The steps, in order: each needs what the ones before it made.
-absl::Status Trainer::Setup(const std::string& resume_path) {
+absl::Status Trainer::Setup(const RunPlan& plan) {
   SetIntraOpThreads(config_.threads);
   ASSIGN_OR_RETURN(const c10::Device device, PickDevice());
   grid_ = ResolveGridSize(config_.model.resolution, config_.grid_width,
@@ -135,7 +157,7 @@ absl::Status Trainer::Setup(const std::string& resume_path) {
         reference.width, reference.height);
   }
   RETURN_IF_ERROR(OpenDataset());
-  RETURN_IF_ERROR(BuildNetworksAndOptimizers(device, resume_path));
+  RETURN_IF_ERROR(BuildNetworksAndOptimizers(device, plan));
   RETURN_IF_ERROR(BuildStepAndLoader());
   if (run_dir_.empty() && is_rank0()) RETURN_IF_ERROR(CreateRunDirectory());
   return PrepareEvaluation(device);
@@ -173,14 +195,21 @@ absl::Status Trainer::OpenDataset() {
   return model.Validate();
 }
 
-absl::Status Trainer::BuildNetworksAndOptimizers(
-    c10::Device device, const std::string& resume_path) {
+absl::Status Trainer::BuildNetworksAndOptimizers(c10::Device device,
+                                                 const RunPlan& plan) {
+  const std::string& resume_path = plan.resume_path;
   // Initial weights (and the random projections) follow from the seed.
   torch::manual_seed(config_.seed);
   ASSIGN_OR_RETURN(nets_, BuildNetworks(config_.model));
   RETURN_IF_ERROR(CatchTorch("preparing the networks", [&]() -> absl::Status {
     EfficientNetTrunkImpl& trunk = *nets_.D->feature_network->pretrained;
-    if (!config_.feature_weights.empty()) {
+    if (!plan.init_network.empty()) {
+      // Every weight, the feature network's and the projections' included.
+      ASSIGN_OR_RETURN(Networks init, LoadNetworkFile(plan.init_network));
+      CopyState(*init.G, *nets_.G);
+      CopyState(*init.G_ema, *nets_.G_ema);
+      CopyState(*init.D, *nets_.D);
+    } else if (!config_.feature_weights.empty()) {
       RETURN_IF_ERROR(
           LoadFeatureNetworkWeights(trunk, config_.feature_weights));
     } else {
@@ -267,13 +296,19 @@ absl::Status Trainer::CreateRunDirectory() {
     ASSIGN_OR_RETURN(
         run_dir_,
         CreateRunDir(config_.outdir,
-                     absl::StrFormat("%s-%s-gpus%d-batch%d", config_.model.cfg,
-                                     dataset_name, env_.group->world_size(),
-                                     config_.batch)));
+                     absl::StrCat(absl::StrFormat("%s-%s-gpus%d-batch%d",
+                                                  config_.model.cfg,
+                                                  dataset_name,
+                                                  env_.group->world_size(),
+                                                  config_.batch),
+                                  config_.desc.empty() ? "" : "-",
+                                  config_.desc)));
   }
+  nlohmann::json options = config_.ToJson();
+  if (!init_network_.empty()) options["resume_pkl"] = init_network_;
   return WriteFileAtomically(
       (fs::path(run_dir_) / "training_options.json").string(),
-      config_.ToJson().dump(2) + "\n");
+      options.dump(2) + "\n");
 }
 
 absl::Status Trainer::PrepareEvaluation(c10::Device device) {
@@ -306,6 +341,8 @@ absl::Status Trainer::Run(int64_t max_iterations) {
                           grid_.height, grid_note_));
     }
     RETURN_IF_ERROR(OnRoot("rendering the initial sample grid", [&] {
+      RETURN_IF_ERROR(WriteRealsGrid(
+          (fs::path(run_dir_) / "reals.png").string(), *dataset_, grid_));
       return WriteFakesGrid((fs::path(run_dir_) / "fakes_init.png").string(),
                             nets_.G_ema, grid_, config_.seed,
                             config_.BatchGpu(1));
@@ -498,8 +535,8 @@ absl::Status Trainer::OnRoot(const std::string& what,
                              const std::function<absl::Status()>& work) {
   // Beats well inside the collective timeout, and often enough that a
   // short piece of work costs its peers little more than its length.
-  const absl::Duration beat = std::min(
-      absl::Seconds(1), absl::Seconds(config_.comm_timeout) / 4);
+  const absl::Duration beat =
+      std::min(absl::Seconds(1), absl::Seconds(config_.comm_timeout) / 4);
   return RunOnRoot(*env_.group, what, beat, work);
 }
 

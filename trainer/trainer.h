@@ -64,10 +64,18 @@ struct TrainerEnvironment {
 // The configuration a run on `world_size` processes uses: `requested` for a
 // new run, or the snapshot's with what `requested` may change on resume
 // (config::MergeForResume); validated. What `pgan train --dry-run` prints.
+//
+// `resume` names either a snapshot, which the run continues exactly (its
+// counters, optimiser state and data order), or a network file (exported,
+// or a reference pickle converted by tools/convert_pkl.py), from whose G,
+// G_ema and D a NEW run starts with its counters at zero and no G_ema
+// ramp-up, as the reference's --resume does: fine-tuning, transfer to a new
+// dataset.
 struct RunPlan {
   config::TrainingConfig config;
-  std::string resume_path;  // The snapshot; empty for a new run.
-  TrainProgress progress;   // The snapshot's.
+  std::string resume_path;   // The snapshot; empty for a new run.
+  TrainProgress progress;    // The snapshot's.
+  std::string init_network;  // The network file a new run starts from.
 };
 absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
                                 const std::string& resume, int world_size,
@@ -90,9 +98,10 @@ Optimizers MakeOptimizers(Networks& networks,
 class Trainer {
  public:
   // `resume`: empty for a new run, else "latest", "auto", a run directory
-  // or a snapshot file (see ResolveResume). On resume the snapshot's config
-  // is used with what `config` may change (PlanRun; each option's rule is
-  // in config/option_table.cc).
+  // or a snapshot file (see ResolveResume), or a network file to start a new
+  // run from (RunPlan). On resume the snapshot's config is used with what
+  // `config` may change (PlanRun; each option's rule is in
+  // config/option_table.cc).
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const config::TrainingConfig& config, const std::string& resume,
       TrainerEnvironment env);
@@ -113,15 +122,17 @@ class Trainer {
 
  private:
   Trainer() = default;
-  absl::Status Setup(const std::string& resume_path);
+  absl::Status Setup(const RunPlan& plan);
   absl::StatusOr<c10::Device> PickDevice() const;
   // Opens the dataset, checks it against the model and takes its classes.
   absl::Status OpenDataset();
-  // From the seed, or the snapshot at `resume_path`; rank 0's on every rank.
+  // From the seed, the plan's snapshot or its initial network; rank 0's on
+  // every rank.
   absl::Status BuildNetworksAndOptimizers(c10::Device device,
-                                          const std::string& resume_path);
+                                          const RunPlan& plan);
   absl::Status BuildStepAndLoader();
-  // Rank 0 of a new run: the run directory and training_options.json.
+  // Rank 0 of a new run: the run directory and training_options.json
+  // (with the reference's "resume_pkl" when it starts from a network).
   absl::Status CreateRunDirectory();
   absl::Status PrepareEvaluation(c10::Device device);
   absl::Status EndTick(bool done);
@@ -151,6 +162,7 @@ class Trainer {
   std::unique_ptr<SnapshotEvaluator> evaluator_;  // Null without --metrics.
   TrainProgress progress_;
   std::string run_dir_;
+  std::string init_network_;  // RunPlan::init_network.
   GridSize grid_;  // Of every fakes*.png.
   std::string grid_note_;  // Why it is not the reference's, if it is not.
 

@@ -1,8 +1,7 @@
 #include "trainer/data_loader.h"
 
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <filesystem>
 #include <string>
@@ -11,6 +10,7 @@
 #include "common/file_util.h"
 #include "common/image_io.h"
 #include "tests/common/test_dir.h"
+#include "trainer/sample_grid.h"
 
 namespace pgan::trainer {
 namespace {
@@ -27,12 +27,16 @@ std::shared_ptr<const ImageDataset> MakeDataset(const TestDir& dir, int count,
   for (int i = 0; i < count; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "img%03d.png", i);
-    std::string png = *EncodePng(Image{4, 4, 3, std::vector<uint8_t>(48, i)}, 0);
+    std::string png =
+        *EncodePng(Image{4, 4, 3, std::vector<uint8_t>(48, i)}, 0);
     if (i == corrupt) png.resize(png.size() - 10);
-    EXPECT_TRUE(WriteFileAtomically(dir.file(std::string("d/") + name), png).ok());
-    labels += (i ? ", [\"" : "[\"") + std::string(name) + "\", " + std::to_string(i % 3) + "]";
+    EXPECT_TRUE(
+        WriteFileAtomically(dir.file(std::string("d/") + name), png).ok());
+    labels += (i ? ", [\"" : "[\"") + std::string(name) + "\", " +
+              std::to_string(i % 3) + "]";
   }
-  EXPECT_TRUE(WriteFileAtomically(dir.file("d/dataset.json"), labels + "]}").ok());
+  EXPECT_TRUE(
+      WriteFileAtomically(dir.file("d/dataset.json"), labels + "]}").ok());
   auto dataset = ImageDataset::Open(dir.file("d"));
   EXPECT_TRUE(dataset.ok()) << dataset.status();
   return std::shared_ptr<const ImageDataset>(std::move(*dataset));
@@ -152,7 +156,8 @@ TEST(DataLoaderTest, DatasetWithoutLabelsGivesUndefinedLabels) {
   ASSERT_TRUE(dataset.ok());
   DataLoaderOptions options;
   options.batch_size = 2;
-  auto loader = DataLoader::Create(std::move(*dataset), MakeSampler(3), options);
+  auto loader =
+      DataLoader::Create(std::move(*dataset), MakeSampler(3), options);
   ASSERT_TRUE(loader.ok());
   auto batch = (*loader)->Next();
   ASSERT_TRUE(batch.ok());
@@ -188,7 +193,8 @@ TEST(DataLoaderTest, InvalidOptionsAreRejected) {
   options.prefetch_batches = 0;
   EXPECT_FALSE(DataLoader::Create(dataset, MakeSampler(3), options).ok());
   options.prefetch_batches = 1;
-  EXPECT_FALSE(DataLoader::Create(dataset, MakeSampler(4), options).ok());  // Size.
+  EXPECT_FALSE(
+      DataLoader::Create(dataset, MakeSampler(4), options).ok());  // Size.
   EXPECT_FALSE(DataLoader::Create(nullptr, MakeSampler(3), options).ok());
   EXPECT_TRUE(DataLoader::Create(dataset, MakeSampler(3), options).ok());
 }
@@ -214,12 +220,52 @@ TEST(DataLoaderTest, RankBlocksTogetherAreTheGlobalBatch) {
     for (int rank = 0; rank < 3; ++rank) {
       auto block = ranks[rank]->Next();
       ASSERT_TRUE(block.ok()) << block.status();
-      EXPECT_EQ(block->indices, std::vector<int64_t>(batch.indices.begin() + 2 * rank,
-                                                     batch.indices.begin() + 2 * rank + 2));
-      EXPECT_TRUE(torch::equal(block->images, batch.images.narrow(0, 2 * rank, 2)));
+      EXPECT_EQ(block->indices,
+                std::vector<int64_t>(batch.indices.begin() + 2 * rank,
+                                     batch.indices.begin() + 2 * rank + 2));
+      EXPECT_TRUE(
+          torch::equal(block->images, batch.images.narrow(0, 2 * rank, 2)));
     }
   }
   EXPECT_EQ(ranks[1]->position(), (*global)->position());
+}
+
+// reals.png picks the items the reference's setup_snapshot_image_grid does
+// (RandomState(0)); the expected indices are that function's output for the
+// same item counts, labels and a 7x4 grid (projected_gan e1c246b, NumPy
+// 1.24).
+TEST(RealsGridTest, PicksTheReferencesItems) {
+  TestDir dir;
+  const auto labelled = MakeDataset(dir, 10);  // Pixels = index, labels i % 3.
+  ImageDatasetOptions plain;
+  plain.use_labels = false;
+  auto unlabelled = ImageDataset::Open(dir.file("d"), plain);
+  ASSERT_TRUE(unlabelled.ok()) << unlabelled.status();
+  EXPECT_EQ(RealsGridIndices(**unlabelled, {7, 4}),
+            (std::vector<int64_t>{2, 8, 4, 9, 1, 6, 7, 3, 0, 5, 2, 8, 4, 9,
+                                  1, 6, 7, 3, 0, 5, 2, 8, 4, 9, 1, 6, 7, 3}));
+  ImageDatasetOptions mirrored;
+  mirrored.xflip = true;
+  auto flips = ImageDataset::Open(dir.file("d"), mirrored);
+  ASSERT_TRUE(flips.ok()) << flips.status();
+  ASSERT_TRUE((*flips)->has_labels());
+  EXPECT_EQ(RealsGridIndices(**flips, {7, 4}),
+            (std::vector<int64_t>{16, 6,  3,  19, 9,  0,  13, 4, 11, 14,
+                                  1,  7,  17, 4,  12, 18, 5,  8, 15, 2,
+                                  12, 10, 16, 6,  3,  19, 9,  0}));
+  // The PNG tiles them row by row.
+  const std::string png = dir.file("reals.png");
+  ASSERT_TRUE(WriteRealsGrid(png, **unlabelled, {7, 4}).ok());
+  auto image = ReadImage(png);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->width, 28);
+  EXPECT_EQ(image->height, 16);
+  const auto pixel = [&](int x, int y) {
+    return image->pixels[(static_cast<size_t>(y) * image->width + x) * 3];
+  };
+  EXPECT_EQ(pixel(0, 0), 2);
+  EXPECT_EQ(pixel(4, 0), 8);
+  EXPECT_EQ(pixel(27, 15), 3);
 }
 
 }  // namespace

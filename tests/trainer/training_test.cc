@@ -9,8 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "absl/strings/match.h"
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
+#include "trainer/network_file.h"
 #include "trainer/run_dir.h"
 #include "trainer/state_dict.h"
 #include "trainer/trainer.h"
@@ -131,6 +133,88 @@ TEST(TrainingTest, StopFlagWritesASnapshotToResumeFrom) {
   EXPECT_EQ(state->progress.batch_idx, 1);
   EXPECT_TRUE(std::filesystem::exists(trainer->run_dir() +
                                       "/network-snapshot-000000.safetensors"));
+}
+
+// --resume of a network file (an exported one, or a reference pickle
+// converted by tools/convert_pkl.py, which writes the same format) starts a
+// NEW run from its G, G_ema and D, as the reference's --resume: another
+// dataset, counters at zero, no G_ema ramp-up, a run directory of its own.
+TEST(TrainingTest, ANetworkFileStartsANewRunFromItsWeights) {
+  TestDir dir;
+  LocalProcessGroup group;
+  config::TrainingConfig source_config = TinyConfig(dir);
+  source_config.kimg = 0.004;  // Two iterations.
+  auto source = MakeTrainer(source_config, "", &group);
+  ASSERT_NE(source, nullptr);
+  ASSERT_TRUE(source->Run().ok());
+  const std::string network =
+      source->run_dir() + "/network-snapshot-000000.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(network));
+  auto exported = LoadNetworkFile(network);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+
+  // Another dataset of the same resolution; the model options left at their
+  // defaults come from the network.
+  config::TrainingConfig config;
+  config.data = dir.file("other");
+  ASSERT_TRUE(
+      testing::WriteRandomImageFolder(config.data, 6, 32, /*seed=*/77).ok());
+  config.outdir = dir.file("finetune");
+  config.batch = 2;
+  config.batch_gpu = 1;
+  config.kimg = 0.004;
+  config.tick = 0.002;
+  config.snap = 1000;
+  config.grid_width = 2;
+  config.grid_height = 1;
+  config.workers = 2;
+  config.device = "cpu";
+  config.desc = "transfer";
+  auto plan = PlanRun(config, network, 1, config::Surface::kFlags);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->resume_path.empty());
+  EXPECT_EQ(plan->init_network, network);
+  EXPECT_EQ(plan->config.model.ngf, 8);
+  EXPECT_EQ(plan->config.ema_rampup, 0);
+
+  auto tuned = MakeTrainer(config, network, &group);
+  ASSERT_NE(tuned, nullptr);
+  EXPECT_EQ(tuned->progress().cur_nimg, 0);
+  EXPECT_NE(tuned->run_dir(), source->run_dir());
+  // --desc ends the run directory's name, as in the reference.
+  EXPECT_TRUE(absl::EndsWith(tuned->run_dir(), "-gpus1-batch2-transfer"))
+      << tuned->run_dir();
+
+  ExpectSameState(*tuned->networks().G, *exported->G, "G");
+  ExpectSameState(*tuned->networks().G_ema, *exported->G_ema, "G_ema");
+  ExpectSameState(*tuned->networks().D, *exported->D, "D");
+  ASSERT_TRUE(tuned->Run().ok());
+  EXPECT_EQ(tuned->progress().batch_idx, 2);
+  // reals.png, as the reference writes it at the start.
+  EXPECT_TRUE(std::filesystem::exists(tuned->run_dir() + "/reals.png"));
+  std::ifstream options(tuned->run_dir() + "/training_options.json");
+  const nlohmann::json recorded = nlohmann::json::parse(options);
+  EXPECT_EQ(recorded["resume_pkl"], network);
+  EXPECT_EQ(recorded["ema_rampup"], 0);
+  EXPECT_EQ(recorded["data"], config.data);
+
+  // A model option given with another value than the network's is refused.
+  config.model.cfg = "fastgan_lite";
+  auto conflict = PlanRun(config, network, 1, config::Surface::kFlags);
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(conflict.status().message().find("--cfg: fastgan_lite, but "),
+            std::string::npos)
+      << conflict.status();
+  // A snapshot still continues its run exactly.
+  config.model.cfg = "fastgan";
+  const auto snapshots = ListSnapshots(source->run_dir());
+  ASSERT_FALSE(snapshots.empty());
+  auto resumed = PlanRun(source_config, snapshots.back().path, 1,
+                         config::Surface::kFlags);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->resume_path, snapshots.back().path);
+  EXPECT_TRUE(resumed->init_network.empty());
+  EXPECT_GT(resumed->progress.cur_nimg, 0);
 }
 
 // Rank 0 of a pretend job of two whose rank 1 mirrors every collective
