@@ -198,6 +198,12 @@ std::vector<Field> MakeOptionTable() {
           .Flag("--d-lazy-quirk")
           .Help("D's optimiser with lr * 16/17 and beta2^(16/17), as the "
                 "reference"),
+      PGAN_TOP(freezed)
+          .Flag("--freezed")
+          .Help("Freeze-D: the first N blocks of every mini discriminator "
+                "keep their weights (StyleGAN2-ADA's --freezed; for "
+                "fine-tuning on small datasets)")
+          .Between(0, 8),
       PGAN_TOP(ema_kimg)
           .Flag("--ema-kimg")
           .Help("G_ema half-life in kimg (negative: batch * 10 / 32)")
@@ -302,6 +308,16 @@ std::vector<Field> MakeOptionTable() {
           .Resume(OnResume::kCurrent)
           .SuppliedBy("resources.gpus_per_worker (cuda:0 on a GPU worker, "
                       "else cpu)"),
+      PGAN_TOP(nobench)
+          .Flag("--nobench")
+          .Help("Disable cuDNN benchmarking (on otherwise, as the "
+                "reference's --nobench)")
+          .Resume(OnResume::kCurrent),
+      PGAN_TOP(allow_tf32)
+          .Flag("--allow-tf32")
+          .Help("Allow TF32 in CUDA matmuls and cuDNN convolutions (off, as "
+                "the reference's training loop: it changes the results)")
+          .Resume(OnResume::kCurrent),
       PGAN_TOP(backend)
           .Flag("--backend")
           .Help("Under mpirun: auto (NCCL on GPUs where built, else MPI), mpi "

@@ -64,6 +64,9 @@ struct TrainingConfig {
   // The reference builds D's optimiser with lr * 16/17 and beta2^(16/17), a
   // leftover of lazy regularisation. On by default for faithfulness.
   bool d_lazy_quirk = true;
+  // Freeze-D: the first `freezed` DownBlocks of every mini discriminator
+  // are not trained (0 = none).
+  int freezed = 0;
   // G_ema half-life in kimg; negative = the reference's batch * 10 / 32.
   double ema_kimg = -1;
   // EMA ramp-up (half-life at most cur_nimg * ema_rampup); 0 disables.
@@ -106,6 +109,10 @@ struct TrainingConfig {
   int workers = 3;
   int threads = 0;
   std::string device = "auto";
+  // The reference's GPU numerics (training_loop.py): cuDNN benchmarking on,
+  // TF32 off in matmuls and cuDNN; these turn the first off, the second on.
+  bool nobench = false;
+  bool allow_tf32 = false;
   std::string backend = "auto";
   double comm_timeout = 60;
   double bucket_mb = 1024;

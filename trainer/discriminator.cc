@@ -2,13 +2,17 @@
 
 #include <cmath>
 #include <map>
+#include <string>
+#include <vector>
 
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/linear.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace pgan::trainer {
 namespace {
@@ -121,9 +125,47 @@ void ProjectedDiscriminatorImpl::train(bool on) {
   feature_network->train(false);
 }
 
+bool ProjectedDiscriminatorImpl::IsFrozen(const std::string& name) const {
+  // "mini_discs.<k>.main.<j>.<...>": block j of mini discriminator k. The
+  // last layer of main (a plain conv in unconditional ones) is never frozen:
+  // only DownBlocks count.
+  const std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+  int64_t block = 0;
+  if (parts.size() < 5 || parts[0] != "mini_discs" || parts[2] != "main" ||
+      !absl::SimpleAtoi(parts[3], &block) || block >= frozen_blocks_) {
+    return false;
+  }
+  const std::string key(parts[1]);
+  if (!discriminator->mini_discs->contains(key)) return false;
+  const SingleDiscImpl* disc =
+      (*discriminator->mini_discs)[key]->as<SingleDiscImpl>();
+  return disc != nullptr && block < static_cast<int64_t>(disc->main->size()) &&
+         disc->main->ptr(block)->as<DownBlockImpl>() != nullptr;
+}
+
 std::vector<torch::Tensor> ProjectedDiscriminatorImpl::trainable_parameters()
     const {
-  return discriminator->parameters();
+  std::vector<torch::Tensor> out;
+  for (const auto& item : discriminator->named_parameters()) {
+    if (!IsFrozen(item.key())) out.push_back(item.value());
+  }
+  return out;
+}
+
+std::vector<std::string> ProjectedDiscriminatorImpl::trainable_parameter_names()
+    const {
+  std::vector<std::string> out;
+  for (const auto& item : discriminator->named_parameters()) {
+    if (!IsFrozen(item.key())) out.push_back("discriminator." + item.key());
+  }
+  return out;
+}
+
+void ProjectedDiscriminatorImpl::set_frozen_blocks(int blocks) {
+  frozen_blocks_ = blocks;
+  for (auto& item : discriminator->named_parameters()) {
+    item.value().set_requires_grad(!IsFrozen(item.key()));
+  }
 }
 
 torch::Tensor ProjectedDiscriminatorImpl::forward(

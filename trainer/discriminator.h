@@ -84,8 +84,16 @@ class ProjectedDiscriminatorImpl : public torch::nn::Module {
   // reference's ProjectedDiscriminator.train() does.
   void train(bool on = true) override;
 
-  // Parameters the optimiser trains (the mini discriminators only).
+  // Parameters the optimiser trains (the mini discriminators only, less
+  // the frozen blocks), in order, with their names under `discriminator.`.
   std::vector<torch::Tensor> trainable_parameters() const;
+  std::vector<std::string> trainable_parameter_names() const;
+
+  // Freeze-D (StyleGAN2-ADA's --freezed): the first `blocks` DownBlocks of
+  // every mini discriminator keep their weights; their parameters stop
+  // requiring gradients and leave trainable_parameters(). 0 = none.
+  void set_frozen_blocks(int blocks);
+  int frozen_blocks() const { return frozen_blocks_; }
 
   const config::ModelConfig& config() const { return config_; }
 
@@ -93,7 +101,11 @@ class ProjectedDiscriminatorImpl : public torch::nn::Module {
   MultiScaleD discriminator{nullptr};
 
  private:
+  // Whether `name` (under discriminator.) is in a frozen block.
+  bool IsFrozen(const std::string& name) const;
+
   config::ModelConfig config_;
+  int frozen_blocks_ = 0;
 };
 TORCH_MODULE(ProjectedDiscriminator);
 

@@ -48,12 +48,8 @@ Optimizers MakeOptimizers(Networks& nets,
   Optimizers out;
   out.g = std::make_unique<Adam>(nets.G->parameters(), ParameterNames(*nets.G),
                                  AdamOptions{config.glr, 0.0, 0.99, 1e-8});
-  std::vector<std::string> d_names;
-  for (const auto& name : ParameterNames(*nets.D->discriminator)) {
-    d_names.push_back("discriminator." + name);
-  }
   out.d = std::make_unique<Adam>(
-      nets.D->trainable_parameters(), d_names,
+      nets.D->trainable_parameters(), nets.D->trainable_parameter_names(),
       AdamOptions{config.dlr * d_ratio, 0.0, std::pow(0.99, d_ratio), 1e-8});
   return out;
 }
@@ -145,6 +141,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 absl::Status Trainer::Setup(const RunPlan& plan) {
   SetIntraOpThreads(config_.threads);
   ASSIGN_OR_RETURN(const c10::Device device, PickDevice());
+  // The reference's numerics on GPUs (training_loop.py): no TF32 unless
+  // asked for (LibTorch's default allows it in cuDNN), cuDNN benchmarking.
+  at::globalContext().setAllowTF32CuBLAS(config_.allow_tf32);
+  at::globalContext().setAllowTF32CuDNN(config_.allow_tf32);
+  at::globalContext().setBenchmarkCuDNN(!config_.nobench);
   grid_ = ResolveGridSize(config_.model.resolution, config_.grid_width,
                           config_.grid_height, device.is_cuda());
   if (const GridSize reference =
@@ -223,6 +224,7 @@ absl::Status Trainer::BuildNetworksAndOptimizers(c10::Device device,
     nets_.G_ema->eval();
     return absl::OkStatus();
   }));
+  nets_.D->set_frozen_blocks(config_.freezed);
   Optimizers optimizers = MakeOptimizers(nets_, config_);
   g_opt_ = std::move(optimizers.g);
   d_opt_ = std::move(optimizers.d);

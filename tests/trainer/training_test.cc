@@ -1,7 +1,9 @@
 // The training loop end to end on a tiny dataset: exact resume, stopping,
 // the first EMA step, and configuration errors. Slow for a unit test (each
 // iteration runs the 224 px feature network on the CPU): label integration.
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -215,6 +217,66 @@ TEST(TrainingTest, ANetworkFileStartsANewRunFromItsWeights) {
   EXPECT_EQ(resumed->resume_path, snapshots.back().path);
   EXPECT_TRUE(resumed->init_network.empty());
   EXPECT_GT(resumed->progress.cur_nimg, 0);
+}
+
+// Freeze-D (--freezed 1): the first block of every mini discriminator keeps
+// its weights through training; the rest of D trains.
+TEST(TrainingTest, FreezeDKeepsTheFirstBlocksOfEveryMiniDiscriminator) {
+  TestDir dir;
+  LocalProcessGroup group;
+  config::TrainingConfig config = TinyConfig(dir);
+  config.freezed = 1;
+  auto trainer = MakeTrainer(config, "", &group);
+  ASSERT_NE(trainer, nullptr);
+  ProjectedDiscriminator& d = trainer->networks().D;
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& item : d->discriminator->named_parameters()) {
+    before[item.key()] = item.value().detach().clone();
+  }
+  const std::vector<std::string> trainable = d->trainable_parameter_names();
+  EXPECT_LT(trainable.size(), before.size());
+  ASSERT_TRUE(trainer->Run(2).ok());
+  int frozen = 0, trained = 0;
+  for (const auto& item : d->discriminator->named_parameters()) {
+    const bool is_trainable =
+        std::find(trainable.begin(), trainable.end(),
+                  "discriminator." + item.key()) != trainable.end();
+    const bool first_block =
+        item.key().find(".main.0.main.") != std::string::npos;  // A DownBlock.
+    EXPECT_EQ(is_trainable, !first_block) << item.key();
+    const bool same = torch::equal(item.value(), before[item.key()]);
+    if (first_block) {
+      ++frozen;
+      EXPECT_TRUE(same) << item.key();
+      EXPECT_FALSE(item.value().requires_grad()) << item.key();
+    } else if (!same) {
+      ++trained;
+    }
+  }
+  EXPECT_GT(frozen, 0);
+  EXPECT_GT(trained, 0);
+}
+
+// The reference's GPU numerics: cuDNN benchmarking on and TF32 off unless
+// asked for (LibTorch's own default allows TF32 in cuDNN).
+TEST(TrainingTest, TF32IsOffAndCudnnBenchmarkOnUnlessAskedFor) {
+  TestDir dir;
+  LocalProcessGroup group;
+  config::TrainingConfig config = TinyConfig(dir);
+  at::globalContext().setAllowTF32CuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
+  ASSERT_NE(MakeTrainer(config, "", &group), nullptr);
+  EXPECT_FALSE(at::globalContext().allowTF32CuBLAS());
+  EXPECT_FALSE(at::globalContext().allowTF32CuDNN());
+  EXPECT_TRUE(at::globalContext().benchmarkCuDNN());
+  config.allow_tf32 = true;
+  config.nobench = true;
+  ASSERT_NE(MakeTrainer(config, "", &group), nullptr);
+  EXPECT_TRUE(at::globalContext().allowTF32CuBLAS());
+  EXPECT_TRUE(at::globalContext().allowTF32CuDNN());
+  EXPECT_FALSE(at::globalContext().benchmarkCuDNN());
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
 }
 
 // Rank 0 of a pretend job of two whose rank 1 mirrors every collective
