@@ -31,9 +31,9 @@ double SecondsSince(Clock::time_point start) {
 }
 
 absl::StatusOr<std::shared_ptr<const trainer::ImageDataset>> OpenImages(
-    const std::string& flag, const std::string& path) {
+    const std::string& flag, const std::string& path, bool labels = false) {
   trainer::ImageDatasetOptions options;
-  options.use_labels = false;
+  options.use_labels = labels;
   options.gray_to_rgb = true;
   absl::StatusOr<std::unique_ptr<trainer::ImageDataset>> dataset =
       trainer::ImageDataset::Open(path, options);
@@ -110,17 +110,24 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
     ASSIGN_OR_RETURN(
         nets, trainer::LoadNetworkFile(o.network,
                                        trainer::kPartGEma | trainer::kPartD));
-    ASSIGN_OR_RETURN(reals, OpenImages("--data", o.data));
+    // A conditional network's fakes get labels drawn from the dataset's, as
+    // the reference's iterate_random_labels does.
+    ASSIGN_OR_RETURN(reals, OpenImages("--data", o.data,
+                                       nets.config.conditional()));
     if (reals->resolution() != nets.config.resolution) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--data ", o.data, ": ", reals->resolution(), " px images, but ",
           o.network, " generates ", nets.config.resolution, " px"));
     }
-    if (nets.config.conditional()) {
-      return absl::UnimplementedError(
-          absl::StrCat(o.network,
-                       ": conditional networks are evaluated during training "
-                       "(--metrics); pgan metrics takes unconditional ones"));
+    if (nets.config.conditional() &&
+        reals->label_dim() != nets.config.c_dim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--data ", o.data, ": ",
+          reals->has_labels()
+              ? absl::StrCat(reals->label_dim(), " classes")
+              : std::string("no labels (dataset.json)"),
+          ", but ", o.network, " is conditioned on ", nets.config.c_dim,
+          " classes"));
     }
     timm_name = nets.config.feature_network;
     trunk = nets.D->feature_network->pretrained.get();

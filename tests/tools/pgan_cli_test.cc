@@ -243,6 +243,45 @@ TEST(PganMetricsTest, TheReferenceNamesGiveTheReferenceValues) {
       << port.output;
 }
 
+// A conditional network is evaluated with labels drawn from its dataset's,
+// as the reference's calc_metrics does.
+TEST(PganMetricsTest, AConditionalNetworkTakesItsDatasetsLabels) {
+  TestDir dir;
+  config::ModelConfig config;
+  config.cfg = "fastgan";
+  config.resolution = 32;
+  config.ngf = 8;
+  config.c_dim = 3;
+  auto nets = trainer::BuildNetworks(config);
+  ASSERT_TRUE(nets.ok()) << nets.status();
+  const std::string network = dir.file("cond.safetensors");
+  ASSERT_TRUE(trainer::SaveNetworkFile(network, *nets).ok());
+  const std::string data = dir.file("data");
+  ASSERT_TRUE(testing::WriteRandomImageFolder(data, 8, 32, 5).ok());
+  std::string labels = R"({"labels": [)";
+  for (int i = 0; i < 8; ++i) {
+    labels += (i ? ", " : "") + std::string("[\"img") + std::to_string(i) +
+              ".png\", " + std::to_string(i % 3) + "]";
+  }
+  std::ofstream(data + "/dataset.json") << labels << "]}";
+  const std::string args = " --metrics fid16_full --inception " +
+                           MetricData("inception.pt") + " --metrics-cache " +
+                           dir.file("cache") + " --device cpu --network " +
+                           network;
+  const auto ok = RunCommand(Pgan("metrics --data " + data + args));
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("fid16_full "), std::string::npos) << ok.output;
+
+  const std::string unlabelled = dir.file("plain");
+  ASSERT_TRUE(testing::WriteRandomImageFolder(unlabelled, 8, 32, 5).ok());
+  const auto refused = RunCommand(Pgan("metrics --data " + unlabelled + args));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("no labels (dataset.json), but " + network +
+                                " is conditioned on 3 classes"),
+            std::string::npos)
+      << refused.output;
+}
+
 TEST(PganTrainTest, ResumeInANewProcessIsExact) {
   TestDir dir;
   const std::string data = dir.file("data");
