@@ -113,7 +113,8 @@ absl::StatusOr<MetricSpec> ParseMetric(const std::string& text) {
 
 absl::StatusOr<std::vector<MetricSpec>> ResolveMetrics(
     const std::vector<std::string>& requested,
-    const AvailableDetectors& available, const std::string& feature_network) {
+    const AvailableDetectors& available, const std::string& feature_network,
+    const std::function<std::string(const std::string&)>& option_name) {
   absl::string_view short_network = feature_network;
   absl::ConsumePrefix(&short_network, "tf_");
   const auto have = [&](MetricDetector d) {
@@ -142,9 +143,11 @@ absl::StatusOr<std::vector<MetricSpec>> ResolveMetrics(
       spec.detector = MetricDetector::kFeatureNetwork;
     }
     if (!have(spec.detector)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(text, " needs the ", DetectorOption(spec.detector),
-                       " option (", DetectorFile(spec.detector), ")"));
+      const std::string key = DetectorOption(spec.detector);
+      return absl::InvalidArgumentError(absl::StrCat(
+          text, " needs ",
+          option_name ? option_name(key) : absl::StrCat("the ", key, " option"),
+          " (", DetectorFile(spec.detector), ")"));
     }
     switch (spec.kind) {
       case MetricKind::kFid:

@@ -16,6 +16,7 @@
 #define PGAN_CONFIG_METRIC_NAME_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,10 +77,14 @@ std::string DetectorFile(MetricDetector detector);
 // becomes an FD on `feature_network` (its timm name,
 // "tf_efficientnet_lite0") without NVIDIA's Inception; every other metric
 // needs its detector (the error names the option and the file).
-// Duplicates after naming are an error. Messages name options by key.
+// Duplicates after naming are an error. `option_name` says an option key
+// as the caller's surface spells it ("--vgg16", "training.vgg16"); null:
+// "the vgg16 option".
 absl::StatusOr<std::vector<MetricSpec>> ResolveMetrics(
     const std::vector<std::string>& requested,
-    const AvailableDetectors& available, const std::string& feature_network);
+    const AvailableDetectors& available, const std::string& feature_network,
+    const std::function<std::string(const std::string&)>& option_name =
+        nullptr);
 
 // "50k" for 50000, "64" for 64.
 std::string CountName(int64_t count);

@@ -24,21 +24,12 @@ absl::Status Refuse(const char* path, Surface surface,
 absl::Status ValidateMetricSet(const TrainingConfig& c, Surface surface) {
   const AvailableDetectors available{
       !c.inception.empty(), !c.inception_pytorchfid.empty(), !c.vgg16.empty()};
-  for (const std::string& m : c.metrics) {
-    absl::StatusOr<std::vector<MetricSpec>> one =
-        ResolveMetrics({m}, available, c.model.feature_network);
-    absl::StatusOr<MetricSpec> spec = ParseMetric(m);
-    if (!one.ok() && spec.ok()) {
-      // Said with the surface's name of the detector's option.
-      return Refuse(
-          "metrics", surface,
-          absl::StrCat(m, " needs ",
-                       NameOf(DetectorOption(spec->detector).c_str(), surface),
-                       " (", DetectorFile(spec->detector), ")"));
-    }
-  }
+  // A missing detector is said with the surface's name of its option.
   absl::StatusOr<std::vector<MetricSpec>> resolved =
-      ResolveMetrics(c.metrics, available, c.model.feature_network);
+      ResolveMetrics(c.metrics, available, c.model.feature_network,
+                     [surface](const std::string& key) {
+                       return NameOf(key.c_str(), surface);
+                     });
   if (!resolved.ok()) {
     return Refuse("metrics", surface, std::string(resolved.status().message()));
   }

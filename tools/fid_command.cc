@@ -112,20 +112,18 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
                                        trainer::kPartGEma | trainer::kPartD));
     // A conditional network's fakes get labels drawn from the dataset's, as
     // the reference's iterate_random_labels does.
-    ASSIGN_OR_RETURN(reals, OpenImages("--data", o.data,
-                                       nets.config.conditional()));
+    ASSIGN_OR_RETURN(reals,
+                     OpenImages("--data", o.data, nets.config.conditional()));
     if (reals->resolution() != nets.config.resolution) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--data ", o.data, ": ", reals->resolution(), " px images, but ",
           o.network, " generates ", nets.config.resolution, " px"));
     }
-    if (nets.config.conditional() &&
-        reals->label_dim() != nets.config.c_dim) {
+    if (nets.config.conditional() && reals->label_dim() != nets.config.c_dim) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--data ", o.data, ": ",
-          reals->has_labels()
-              ? absl::StrCat(reals->label_dim(), " classes")
-              : std::string("no labels (dataset.json)"),
+          reals->has_labels() ? absl::StrCat(reals->label_dim(), " classes")
+                              : std::string("no labels (dataset.json)"),
           ", but ", o.network, " is conditioned on ", nets.config.c_dim,
           " classes"));
     }
@@ -140,19 +138,12 @@ absl::Status RunFid(const FidOptions& o, std::ostream& out) {
   const trainer::DetectorFiles files{o.inception, o.inception_pytorchfid,
                                      o.vgg16};
   absl::StatusOr<std::vector<trainer::MetricSpec>> specs =
-      config::ResolveMetrics(names, files.available(), timm_name);
-  for (const std::string& name : names) {
-    // A missing detector, said with this command's flag.
-    absl::StatusOr<trainer::MetricSpec> spec = config::ParseMetric(name);
-    if (!specs.ok() && spec.ok() &&
-        !config::ResolveMetrics({name}, files.available(), timm_name).ok()) {
-      std::string flag = config::DetectorOption(spec->detector);
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      return absl::InvalidArgumentError(
-          absl::StrCat("--metrics: ", name, " needs --", flag, " FILE (",
-                       config::DetectorFile(spec->detector), ")"));
-    }
-  }
+      config::ResolveMetrics(
+          names, files.available(), timm_name, [](const std::string& key) {
+            std::string flag = absl::StrCat("--", key, " FILE");
+            std::replace(flag.begin(), flag.end(), '_', '-');
+            return flag;
+          });
   if (!specs.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics: ", specs.status().message()));

@@ -1,14 +1,14 @@
 #include "trainer/discriminator.h"
 
-#include <cmath>
-#include <map>
-#include <string>
-#include <vector>
-
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/linear.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,19 +24,20 @@ constexpr int64_t kCmapDim = 64;
 constexpr int64_t kEmbeddingDim = 128;
 
 torch::nn::LeakyReLU LeakyRelu02() {
-  return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2));
+  return torch::nn::LeakyReLU(
+      torch::nn::LeakyReLUOptions().negative_slope(0.2));
 }
 
 }  // namespace
 
 DownBlockImpl::DownBlockImpl(int64_t in_planes, int64_t out_planes) {
   main = register_module(
-      "main", torch::nn::Sequential(
-                  SNConv2d(SNConvOptions(in_planes, out_planes, 4)
-                               .stride(2)
-                               .padding(1)
-                               .bias(true)),
-                  torch::nn::BatchNorm2d(out_planes), LeakyRelu02()));
+      "main",
+      torch::nn::Sequential(SNConv2d(SNConvOptions(in_planes, out_planes, 4)
+                                         .stride(2)
+                                         .padding(1)
+                                         .bias(true)),
+                            torch::nn::BatchNorm2d(out_planes), LeakyRelu02()));
 }
 
 torch::Tensor DownBlockImpl::forward(const torch::Tensor& x) {
@@ -48,9 +49,9 @@ SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
     : conditional_(conditional) {
   // The reference's channel table; the entry of the start size is replaced
   // by the input width.
-  std::map<int64_t, int64_t> nfc = {{4, 512},  {8, 512},   {16, 256},
-                                    {32, 128}, {64, 64},   {128, 64},
-                                    {256, 32}, {512, 16},  {1024, 8}};
+  std::map<int64_t, int64_t> nfc = {{4, 512},  {8, 512},  {16, 256},
+                                    {32, 128}, {64, 64},  {128, 64},
+                                    {256, 32}, {512, 16}, {1024, 8}};
   TORCH_CHECK(nfc.count(start_size), "unsupported start size ", start_size);
   nfc[start_size] = in_channels;
   torch::nn::Sequential layers;
@@ -58,8 +59,7 @@ SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
     layers->push_back(DownBlock(nfc[s], nfc[s / 2]));
   }
   if (!conditional) {
-    layers->push_back(
-        SNConv2d(SNConvOptions(nfc[kEndSize], 1, 4).bias(false)));
+    layers->push_back(SNConv2d(SNConvOptions(nfc[kEndSize], 1, 4).bias(false)));
   }
   main = register_module("main", layers);
   if (conditional) {
@@ -68,8 +68,9 @@ SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
     // Always 1000 classes, as the reference.
     embed = register_module("embed", torch::nn::Embedding(1000, kEmbeddingDim));
     embed_proj = register_module(
-        "embed_proj", torch::nn::Sequential(
-                          torch::nn::Linear(kEmbeddingDim, kCmapDim), LeakyRelu02()));
+        "embed_proj",
+        torch::nn::Sequential(torch::nn::Linear(kEmbeddingDim, kCmapDim),
+                              LeakyRelu02()));
   }
 }
 
@@ -110,13 +111,15 @@ torch::Tensor MultiScaleDImpl::forward(
   return torch::cat(logits, /*dim=*/1);
 }
 
-ProjectedDiscriminatorImpl::ProjectedDiscriminatorImpl(const config::ModelConfig& config)
+ProjectedDiscriminatorImpl::ProjectedDiscriminatorImpl(
+    const config::ModelConfig& config)
     : config_(config) {
   feature_network = register_module("feature_network", Projector(config));
   discriminator = register_module("discriminator", MultiScaleD(config));
   // Frozen: the trunk holds pretrained (or declared-random) features and the
   // projections are random but fixed for the life of the model.
-  for (torch::Tensor& p : feature_network->parameters()) p.requires_grad_(false);
+  for (torch::Tensor& p : feature_network->parameters())
+    p.requires_grad_(false);
   train(true);
 }
 
@@ -126,6 +129,7 @@ void ProjectedDiscriminatorImpl::train(bool on) {
 }
 
 bool ProjectedDiscriminatorImpl::IsFrozen(const std::string& name) const {
+  if (frozen_blocks_ == 0) return false;  // Every phase asks; the usual case.
   // "mini_discs.<k>.main.<j>.<...>": block j of mini discriminator k. The
   // last layer of main (a plain conv in unconditional ones) is never frozen:
   // only DownBlocks count.

@@ -69,15 +69,15 @@ std::vector<int64_t> RealsGridIndices(const ImageDataset& dataset,
   // The reference's key: the raw label reversed (an integer label is its
   // class; pgan holds it one-hot).
   std::map<std::vector<float>, std::vector<int64_t>> groups;
+  std::vector<float> label(dataset.label_dim());
   for (int64_t i = 0; i < dataset.size(); ++i) {
-    const torch::Tensor label = dataset.Label(i);
+    dataset.LabelInto(i, label.data());
     std::vector<float> key;
     if (dataset.has_onehot_labels()) {
-      key = {static_cast<float>(label.argmax().item<int64_t>())};
+      key = {static_cast<float>(std::max_element(label.begin(), label.end()) -
+                                label.begin())};
     } else {
-      key.assign(label.data_ptr<float>(),
-                 label.data_ptr<float>() + label.numel());
-      std::reverse(key.begin(), key.end());
+      key.assign(label.rbegin(), label.rend());
     }
     groups[key].push_back(i);
   }

@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/torch.h>
 
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -98,11 +99,10 @@ absl::StatusOr<std::unique_ptr<FeatureExtractor>> LoadTorchScriptDetector(
     return absl::NotFoundError(absl::StrCat(
         path, ": cannot read the detector: ", bytes.status().message()));
   }
-  Sha256 sha;
-  sha.Update(*bytes);
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, device);
+    std::istringstream stream(*bytes);
+    module = torch::jit::load(stream, device);
     module.eval();
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -114,7 +114,7 @@ absl::StatusOr<std::unique_ptr<FeatureExtractor>> LoadTorchScriptDetector(
         what));
   }
   auto detector = std::make_unique<TorchScriptDetector>(
-      std::move(module), path, name, sha.HexDigest(), device);
+      std::move(module), path, name, Sha256Hex(*bytes), device);
   RETURN_IF_ERROR(detector->Probe());
   return std::unique_ptr<FeatureExtractor>(std::move(detector));
 }
