@@ -21,6 +21,11 @@ absl::Status ModelConfig::Validate() const {
           absl::StrCat(field.key, ": ", *violation));
     }
   }
+  if (resolution == 0) {
+    return absl::InvalidArgumentError(
+        "resolution: 0 (the dataset's) must be resolved before a model is "
+        "built: expected a power of two from 32 to 1024");
+  }
   return absl::OkStatus();
 }
 

@@ -19,7 +19,9 @@ struct ModelConfig {
   // block) or "fastgan_lite" (UpBlockSmall: one conv, no noise).
   std::string cfg = "fastgan";
   // Image side in pixels: a power of two in [32, 1024]. The reference stops
-  // at 128; 32 and 64 are pgan's extension (see trainer/README.md).
+  // at 128; 32 and 64 are pgan's extension (see trainer/README.md). 0 only
+  // in a training configuration before its dataset is opened: the
+  // dataset's (TrainingConfig's default).
   int resolution = 256;
   // Latent size. The reference's FastGAN always uses 256.
   int z_dim = 256;
@@ -42,8 +44,16 @@ struct ModelConfig {
   // Discriminators on the first `num_discs` feature scales (1 to 4).
   int num_discs = 4;
 
+  // The default model with another resolution.
+  static ModelConfig WithResolution(int resolution) {
+    ModelConfig config;
+    config.resolution = resolution;
+    return config;
+  }
+
   // Checks every field against its rule; the message names the field by its
-  // JSON key ("resolution: expected ...").
+  // JSON key ("resolution: expected ..."). A model to build has a
+  // resolution: 0 is refused here.
   absl::Status Validate() const;
 
   bool conditional() const { return c_dim > 0; }

@@ -59,10 +59,11 @@ std::vector<Field> MakeOptionTable() {
           .OneOf(kCfgs),
       PGAN_MODEL(resolution)
           .Flag("--res")
-          .Help("Image side in pixels; must equal the dataset's")
-          .Rule("a power of two from 32 to 1024",
+          .Help("Image side in pixels (0: the dataset's, as the reference "
+                "reads it); must equal the dataset's")
+          .Rule("0 (the dataset's) or a power of two from 32 to 1024",
                 [](const int& r) {
-                  return IsPowerOfTwo(r) && r >= 32 && r <= 1024;
+                  return r == 0 || (IsPowerOfTwo(r) && r >= 32 && r <= 1024);
                 }),
       PGAN_MODEL(z_dim)
           .Flag("--z-dim")
@@ -184,6 +185,16 @@ std::vector<Field> MakeOptionTable() {
                 "latents and augmentation")
           .Rule("an integer below 2^32 (NumPy's RandomState range)",
                 [](const uint64_t& s) { return s <= 0xffffffffull; }),
+      PGAN_TOP(restart_every)
+          .Flag("--restart-every")
+          .Help("Seconds after which the process writes a snapshot at the "
+                "next tick and exits with status 75 to be requeued; the same "
+                "command run again continues the run directory of the same "
+                "description, as the reference's --restart_every (0: off)")
+          .Between(0, 100000000)
+          .Resume(OnResume::kCurrent)
+          .SuppliedBy("the coordinator, which reschedules its jobs itself "
+                      "(0)"),
       PGAN_TOP(glr)
           .Flag("--glr")
           .Help("G learning rate (2e-4, the reference's for FastGAN; the "

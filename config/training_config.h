@@ -29,9 +29,10 @@ enum class Surface {
 };
 
 struct TrainingConfig {
-  // Architecture. `model.resolution` must equal the dataset's; `model.c_dim`
-  // is taken from the dataset's labels when `cond` is set.
-  ModelConfig model;
+  // Architecture. `model.resolution` 0 (the default) is the dataset's, as the
+  // reference reads it; any other value must equal the dataset's.
+  // `model.c_dim` is taken from the dataset's labels when `cond` is set.
+  ModelConfig model = ModelConfig::WithResolution(0);
   // Dataset zip or folder in the reference's layout (`pgan dataset`).
   std::string data;
   // Train a conditional model on the dataset's labels.
@@ -58,6 +59,11 @@ struct TrainingConfig {
   // Keep a snapshot every this many kimg besides the latest (0 = latest only).
   double keep_every_kimg = 0;
   uint64_t seed = 0;
+  // The reference's exit-and-requeue protocol: after this many seconds the
+  // process writes a snapshot at the next tick and exits with
+  // kExitRestart, and the same command run again continues the run
+  // directory of the same description (0 = off).
+  int restart_every = 0;
   // Learning rates (the reference's FastGAN configs: 2e-4 both).
   double glr = 2e-4;
   double dlr = 2e-4;

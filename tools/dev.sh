@@ -20,6 +20,7 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libsqlite3-dev libssl-dev
   prometheus libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev libzip-dev zlib1g-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist
   iproute2

@@ -20,6 +20,7 @@
 #include "trainer/efficientnet.h"
 #include "trainer/feature_weights.h"
 #include "trainer/network_file.h"
+#include "trainer/sample_grid.h"
 #include "trainer/sample_random.h"
 #include "trainer/summary.h"
 #include "trainer/torch_status.h"
@@ -62,11 +63,9 @@ absl::Status MakeDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// The reference's conversion: clamp(x * 127.5 + 128, 0, 255) -> uint8.
+// The reference's gen_images.py conversion.
 Image ToImage(const torch::Tensor& chw) {
-  const torch::Tensor hwc = (chw.permute({1, 2, 0}) * 127.5 + 128)
-                                .clamp(0, 255)
-                                .to(torch::kUInt8)
+  const torch::Tensor hwc = trainer::ToUint8Truncated(chw.permute({1, 2, 0}))
                                 .to(torch::kCPU)
                                 .contiguous();
   Image image;

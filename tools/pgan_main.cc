@@ -2,6 +2,7 @@
 // the command functions in tools/.
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "config/fields.h"
 #include "tools/config_flags.h"
 #include "tools/dataset_command.h"
@@ -21,6 +23,7 @@
 #include "tools/service_commands.h"
 #endif
 #include "tools/train_commands.h"
+#include "tools/video_command.h"
 #include "trainer/spectral_norm.h"
 #include "trainer/stats_cache.h"
 
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
 
   pgan::tools::SummaryOptions summary;
   pgan::config::TrainingConfig summary_config;  // Its model is the summary's.
+  summary_config.model.resolution = 256;  // No dataset to take it from.
   CLI::App* summary_cmd = app.add_subcommand(
       "summary", "Print the parameter table of a model configuration");
   pgan::tools::AddConfigFlags(summary_cmd, &summary_config, IsModelField);
@@ -140,6 +144,43 @@ int main(int argc, char** argv) {
                            "Seed of the injected noise")
       ->capture_default_str();
   generate_cmd->add_option("--device", generate.device, "auto, cpu, cuda[:N]")
+      ->capture_default_str();
+
+  pgan::tools::VideoCommandOptions video;
+  std::string video_seeds, video_grid = "1x1";
+  int64_t video_shuffle_seed = -1;
+  CLI::App* video_cmd = app.add_subcommand(
+      "video",
+      "Render a latent interpolation video with G_ema of a network file, as "
+      "the reference's gen_video.py");
+  video_cmd->add_option("--network", video.network, "Network file")->required();
+  video_cmd->add_option("--seeds", video_seeds,
+                        "Keyframe seeds like 0-31 (latents as gen_images.py)")
+      ->required();
+  video_cmd->add_option("--shuffle-seed", video_shuffle_seed,
+                        "Shuffle the seeds with this NumPy seed");
+  video_cmd->add_option("--grid", video_grid, "Cells, WxH")
+      ->capture_default_str();
+  video_cmd->add_option("--num-keyframes", video.num_keyframes,
+                        "Keyframes per cell (default: seeds / cells)");
+  video_cmd->add_option("--w-frames", video.w_frames,
+                        "Frames from one keyframe to the next")
+      ->capture_default_str();
+  video_cmd->add_option("--output", video.output, "H.264 .mp4 to write");
+  video_cmd->add_option("--frames", video.frames, "Folder for PNG frames");
+  video_cmd->add_option("--fps", video.fps, "Frames per second of the MP4")
+      ->capture_default_str();
+  video_cmd->add_option("--class", video.class_index,
+                        "Class index for conditional networks");
+  video_cmd->add_option("--batch", video.batch, "Images per forward pass")
+      ->capture_default_str();
+  video_cmd->add_option("--noise-mode", video.noise_mode,
+                        "random (as the reference) or none")
+      ->capture_default_str();
+  video_cmd->add_option("--noise-seed", video.noise_seed,
+                        "Seed of the injected noise")
+      ->capture_default_str();
+  video_cmd->add_option("--device", video.device, "auto, cpu, cuda[:N]")
       ->capture_default_str();
 
   pgan::tools::ScoreOptions score;
@@ -363,14 +404,38 @@ int main(int argc, char** argv) {
       generate.seeds = *parsed;
     }
     status = pgan::tools::RunGenerate(generate, std::cout);
+  } else if (video_cmd->parsed()) {
+    absl::StatusOr<std::vector<int64_t>> parsed =
+        pgan::tools::ParseSeedList(video_seeds);
+    char end = 0;
+    if (!parsed.ok()) {
+      status = parsed.status();
+    } else if (std::sscanf(video_grid.c_str(), "%dx%d%c", &video.grid_width,
+                           &video.grid_height, &end) != 2) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("--grid: expected WxH, got \"", video_grid, "\""));
+    } else if (video_shuffle_seed < -1 || video_shuffle_seed > 0xffffffffll) {
+      status = absl::InvalidArgumentError(
+          "--shuffle-seed: expected a seed from 0 to 2^32-1");
+    } else {
+      video.seeds = *parsed;
+      if (video_shuffle_seed >= 0) {
+        video.shuffle_seed = static_cast<uint32_t>(video_shuffle_seed);
+      }
+      status = pgan::tools::RunVideo(video, std::cout);
+    }
   } else if (score_cmd->parsed()) {
     status = pgan::tools::RunScore(score, std::cout);
   } else if (train_cmd->parsed()) {
     std::signal(SIGINT, HandleStop);
     std::signal(SIGTERM, HandleStop);
     std::signal(SIGUSR1, HandleStop);  // What mpirun forwards to the ranks.
-    status =
+    absl::StatusOr<pgan::trainer::RunEnd> end =
         pgan::tools::RunTrainCommand(train, ThisLauncher(), &g_stop, std::cout);
+    if (end.ok() && *end == pgan::trainer::RunEnd::kRestart) {
+      return pgan::trainer::kExitRestart;
+    }
+    status = end.status();
   } else if (fid_cmd->parsed()) {
     status = pgan::tools::RunFid(fid, std::cout);
   } else if (export_cmd->parsed()) {

@@ -227,8 +227,11 @@ absl::Status RunStatus(const ServiceOptions& service, const std::string& id,
     out << "waiting    " << job.pending_reason() << "\n";
   if (!job.failure_reason().empty())
     out << "failed     " << job.failure_reason() << "\n";
-  out << "training   " << t.model().cfg() << " " << t.model().resolution()
-      << "px, batch " << t.batch() << ", " << t.kimg() << " kimg on "
+  out << "training   " << t.model().cfg() << " "
+      << (t.model().resolution() > 0
+              ? absl::StrCat(t.model().resolution(), "px")
+              : std::string("at the dataset's resolution"))
+      << ", batch " << t.batch() << ", " << t.kimg() << " kimg on "
       << job.spec().resources().workers() << " worker(s), data " << t.data()
       << "\n";
   out << absl::StrFormat("progress   %.2f / %.2f kimg", job.last_tick().kimg(),

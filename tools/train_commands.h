@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "config/training_config.h"
 #include "trainer/process_group.h"
+#include "trainer/run_end.h"
 
 namespace pgan::tools {
 
@@ -39,7 +40,9 @@ struct TrainOptions {
 // `stop` is polled between iterations (set by SIGINT/SIGTERM). Two
 // implementations: with worker/ (full builds: MPI, NCCL or one process) and
 // without (trainer-only builds: one process).
-absl::Status RunTrainCommand(const TrainOptions& options,
+// A restart (--restart-every) is a success whose process exits with
+// trainer::kExitRestart.
+absl::StatusOr<trainer::RunEnd> RunTrainCommand(const TrainOptions& options,
                              const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out);
 

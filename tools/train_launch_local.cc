@@ -18,13 +18,15 @@ absl::Status NeedsWorker(const char* what) {
 
 }  // namespace
 
-absl::Status RunTrainCommand(const TrainOptions& options,
+absl::StatusOr<trainer::RunEnd> RunTrainCommand(const TrainOptions& options,
                              const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out) {
   if (options.dry_run) {
-    if (launcher.rank != 0) return absl::OkStatus();
-    return trainer::DryRun(options.config, options.resume, launcher.world_size,
-                           config::Surface::kFlags, out);
+    if (launcher.rank != 0) return trainer::RunEnd::kFinished;
+    RETURN_IF_ERROR(trainer::DryRun(options.config, options.resume,
+                                    launcher.world_size,
+                                    config::Surface::kFlags, out));
+    return trainer::RunEnd::kFinished;
   }
   if (launcher.under_mpi) return NeedsWorker("training under mpirun");
   trainer::LocalProcessGroup group;
@@ -37,10 +39,12 @@ absl::Status RunTrainCommand(const TrainOptions& options,
       std::unique_ptr<trainer::Trainer> run,
       trainer::Trainer::Create(options.config, options.resume, env));
   out << "Run directory: " << run->run_dir() << std::endl;
-  RETURN_IF_ERROR(run->Run());
-  out << "Done at " << run->progress().cur_nimg / 1000.0
-      << " kimg: " << run->run_dir() << std::endl;
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(const trainer::RunEnd end, run->Run());
+  if (end != trainer::RunEnd::kRestart) {
+    out << "Done at " << run->progress().cur_nimg / 1000.0
+        << " kimg: " << run->run_dir() << std::endl;
+  }
+  return end;
 }
 
 absl::Status RunBenchCommand(const BenchOptions& options,

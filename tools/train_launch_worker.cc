@@ -73,13 +73,15 @@ absl::Status RunSyncBench(const BenchOptions& options,
 
 }  // namespace
 
-absl::Status RunTrainCommand(const TrainOptions& options,
+absl::StatusOr<trainer::RunEnd> RunTrainCommand(const TrainOptions& options,
                              const Launcher& launcher,
                              const std::atomic<bool>* stop, std::ostream& out) {
   if (options.dry_run) {
-    if (launcher.rank != 0) return absl::OkStatus();
-    return trainer::DryRun(options.config, options.resume, launcher.world_size,
-                           config::Surface::kFlags, out);
+    if (launcher.rank != 0) return trainer::RunEnd::kFinished;
+    RETURN_IF_ERROR(trainer::DryRun(options.config, options.resume,
+                                    launcher.world_size,
+                                    config::Surface::kFlags, out));
+    return trainer::RunEnd::kFinished;
   }
   worker::JobSpec job;
   job.training = options.config;
@@ -87,14 +89,14 @@ absl::Status RunTrainCommand(const TrainOptions& options,
   job.fallback_stats_cache = options.fallback_stats_cache;
   ASSIGN_OR_RETURN(std::unique_ptr<comm::Communicator> comm,
                    worker::MakeJobCommunicator(job, launcher.under_mpi));
-  const absl::Status status = worker::RunJob(job, *comm, stop, out);
-  if (!status.ok() && comm->world_size() > 1) {
+  absl::StatusOr<trainer::RunEnd> end = worker::RunJob(job, *comm, stop, out);
+  if (!end.ok() && comm->world_size() > 1) {
     // Other ranks may wait in a collective: end the whole job.
-    comm->Abort(
-        absl::StrCat("pgan train rank ", comm->rank(), ": ", status.message()),
-        1);
+    comm->Abort(absl::StrCat("pgan train rank ", comm->rank(), ": ",
+                             end.status().message()),
+                1);
   }
-  return status;
+  return end;
 }
 
 absl::Status RunBenchCommand(const BenchOptions& options,

@@ -21,6 +21,7 @@
 #include "common/status_macros.h"
 #include "trainer/efficientnet.h"
 #include "trainer/inception.h"
+#include "trainer/sample_grid.h"
 #include "trainer/sample_random.h"
 #include "trainer/state_dict.h"
 #include "trainer/stats_cache.h"
@@ -413,10 +414,7 @@ absl::StatusOr<FakePartials> MetricsEvaluator::ExtractFakes(
             c = torch::stack(labels).to(device);
           }
           SampleRandom noise(noise_keys);
-          // The reference's quantisation: truncation after + 128.
-          images = (g_ema->forward(z, c, &noise) * 127.5 + 128)
-                       .clamp(0, 255)
-                       .to(torch::kUInt8);
+          images = ToUint8Truncated(g_ema->forward(z, c, &noise));
           return absl::OkStatus();
         }));
         return images;

@@ -6,9 +6,11 @@
 #include <regex>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace pgan::trainer {
 namespace {
@@ -49,6 +51,28 @@ absl::StatusOr<std::string> CreateRunDir(const std::string& outdir,
           absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
     }
   }
+}
+
+absl::StatusOr<std::string> FindRunDir(const std::string& outdir,
+                                       const std::string& description) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(outdir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.size() == 6 + description.size() &&
+        std::all_of(name.begin(), name.begin() + 5, absl::ascii_isdigit) &&
+        name[5] == '-' && name.compare(6, std::string::npos, description) == 0) {
+      found.push_back(entry.path().string());
+    }
+  }
+  // A missing outdir has no runs yet.
+  if (found.size() <= 1) return found.empty() ? std::string() : found[0];
+  std::sort(found.begin(), found.end());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "--restart-every continues the run directory named *-", description,
+      " under ", outdir, ", and there are ", found.size(), ": ",
+      absl::StrJoin(found, ", "),
+      "; give --desc to tell them apart, or --resume one of them"));
 }
 
 std::string SnapshotFileName(int64_t cur_nimg) {

@@ -17,6 +17,12 @@ namespace pgan::trainer {
 absl::StatusOr<std::string> CreateRunDir(const std::string& outdir,
                                          const std::string& description);
 
+// The run directory under `outdir` named "<5 digits>-<description>", as the
+// reference's --restart_every finds the run to continue: "" when there is
+// none, FAILED_PRECONDITION naming them when there are several.
+absl::StatusOr<std::string> FindRunDir(const std::string& outdir,
+                                       const std::string& description);
+
 // "snapshot-000123.safetensors" for 123.456 kimg (integer kimg, 6 digits).
 std::string SnapshotFileName(int64_t cur_nimg);
 std::string NetworkFileName(int64_t cur_nimg);

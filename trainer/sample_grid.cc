@@ -36,6 +36,10 @@ Image TileImages(const torch::Tensor& images, GridSize grid) {
       grid);
 }
 
+torch::Tensor ToUint8Truncated(const torch::Tensor& images) {
+  return (images * 127.5 + 128).clamp(0, 255).to(torch::kUInt8);
+}
+
 Image TileUint8(const torch::Tensor& pixels, GridSize grid) {
   const int64_t c = pixels.size(1), h = pixels.size(2), w = pixels.size(3);
   // [gh, gw, C, H, W] -> [gh, H, gw, W, C]

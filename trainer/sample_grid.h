@@ -32,6 +32,10 @@ GridSize ResolveGridSize(int resolution, int width, int height, bool on_gpu);
 // Tiles images [N, C, H, W] in the [-1, 1] convention (N = width * height)
 // with the reference's conversion: rint((x + 1) * 127.5) clipped to [0, 255].
 Image TileImages(const torch::Tensor& images, GridSize grid);
+// Images in the [-1, 1] convention to uint8 as the reference's gen_images.py,
+// gen_video.py and metrics convert them: clamp(x * 127.5 + 128, 0, 255),
+// truncated (the snapshot grids round instead, as TileImages does).
+torch::Tensor ToUint8Truncated(const torch::Tensor& images);
 // Tiles uint8 images [N, C, H, W] (N = width * height), row by row.
 Image TileUint8(const torch::Tensor& pixels, GridSize grid);
 

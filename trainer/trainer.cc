@@ -54,17 +54,38 @@ Optimizers MakeOptimizers(Networks& nets,
   return out;
 }
 
+std::string RunDescription(const config::TrainingConfig& config,
+                           int world_size) {
+  return absl::StrCat(
+      absl::StrFormat("%s-%s-gpus%d-batch%d", config.model.cfg,
+                      fs::path(config.data).stem().string(), world_size,
+                      config.batch),
+      config.desc.empty() ? "" : "-", config.desc);
+}
+
 absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
                                 const std::string& resume, int world_size,
                                 config::Surface surface) {
   RunPlan plan;
   plan.config = requested;
-  if (resume == "latest" || resume == "auto") {
+  if (resume == "latest" || resume == "auto" || requested.restart_every > 0) {
     // These look for the run under outdir.
     RETURN_IF_ERROR(
         config::CheckField(*config::FindField("outdir"), requested, surface));
   }
-  if (!resume.empty()) {
+  if (requested.restart_every > 0) {
+    // As the reference: the run of this description, if there is one,
+    // before --resume (which named where the first attempt started from).
+    ASSIGN_OR_RETURN(
+        const std::string dir,
+        FindRunDir(requested.outdir, RunDescription(requested, world_size)));
+    if (!dir.empty() && !ListSnapshots(dir).empty()) {
+      ASSIGN_OR_RETURN(plan.resume_path, ResolveResume(dir, requested.outdir));
+    } else if (!dir.empty()) {
+      plan.run_dir = dir;
+    }
+  }
+  if (!resume.empty() && plan.resume_path.empty()) {
     ASSIGN_OR_RETURN(plan.resume_path, ResolveResume(resume, requested.outdir));
   }
   if (!plan.resume_path.empty()) {
@@ -83,8 +104,21 @@ absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
     RETURN_IF_ERROR(config::MergeForResume(requested, &state.config, surface));
     plan.config = std::move(state.config);
     plan.progress = state.progress;
+    plan.run_dir.clear();
   }
   RETURN_IF_ERROR(plan.config.Validate(world_size, surface));
+  std::error_code ec;
+  if (plan.config.model.resolution == 0 && fs::exists(plan.config.data, ec)) {
+    // The reference has no --res: the dataset's is the model's. (A dataset
+    // that is not there is reported when the run opens it.)
+    ImageDatasetOptions probe;
+    probe.use_labels = false;
+    probe.check_all_images = false;
+    ASSIGN_OR_RETURN(std::unique_ptr<ImageDataset> dataset,
+                     ImageDataset::Open(plan.config.data, probe));
+    plan.config.model.resolution = dataset->resolution();
+    RETURN_IF_ERROR(plan.config.Validate(world_size, surface));
+  }
   return plan;
 }
 
@@ -119,8 +153,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   trainer->config_ = std::move(plan.config);
   trainer->progress_ = plan.progress;
   trainer->init_network_ = plan.init_network;
+  trainer->start_time_ = Clock::now();
   if (!plan.resume_path.empty()) {
     trainer->run_dir_ = fs::path(plan.resume_path).parent_path().string();
+  } else if (trainer->env_.run_dir.empty()) {
+    trainer->env_.run_dir = plan.run_dir;
   }
   RETURN_IF_ERROR(trainer->Setup(plan));
   if (!plan.resume_path.empty() && trainer->is_rank0()) {
@@ -294,17 +331,10 @@ absl::Status Trainer::CreateRunDirectory() {
     }
     run_dir_ = env_.run_dir;
   } else {
-    const std::string dataset_name = fs::path(config_.data).stem().string();
-    ASSIGN_OR_RETURN(
-        run_dir_,
-        CreateRunDir(config_.outdir,
-                     absl::StrCat(absl::StrFormat("%s-%s-gpus%d-batch%d",
-                                                  config_.model.cfg,
-                                                  dataset_name,
-                                                  env_.group->world_size(),
-                                                  config_.batch),
-                                  config_.desc.empty() ? "" : "-",
-                                  config_.desc)));
+    ASSIGN_OR_RETURN(run_dir_,
+                     CreateRunDir(config_.outdir,
+                                  RunDescription(config_,
+                                                 env_.group->world_size())));
   }
   nlohmann::json options = config_.ToJson();
   if (!init_network_.empty()) options["resume_pkl"] = init_network_;
@@ -332,7 +362,7 @@ void Trainer::Log(const std::string& line) {
   }
 }
 
-absl::Status Trainer::Run(int64_t max_iterations) {
+absl::StatusOr<RunEnd> Trainer::Run(int64_t max_iterations) {
   const int64_t total_nimg = static_cast<int64_t>(config_.kimg * 1000);
   const int64_t batch = config_.batch;
   if (progress_.batch_idx == 0) {
@@ -375,22 +405,44 @@ absl::Status Trainer::Run(int64_t max_iterations) {
     const bool tick_due =
         (starting_fresh && progress_.cur_tick == 0) ||
         progress_.cur_nimg >= progress_.tick_start_nimg + config_.tick * 1000;
-    if (done || tick_due) RETURN_IF_ERROR(EndTick(done));
+    bool restart = false;
+    if (tick_due && !done) {
+      ASSIGN_OR_RETURN(restart, AgreeOnRestart());
+    }
+    if (restart) {
+      Log(absl::StrFormat(
+          "Restart job: --restart-every %d s have passed; the snapshot of "
+          "this tick is the one to continue from (exit status %d)",
+          config_.restart_every, kExitRestart));
+    }
+    // A restart's tick is the last of this process, as the reference's.
+    if (done || tick_due) RETURN_IF_ERROR(EndTick(done || restart));
+    if (restart) return RunEnd::kRestart;
     if (evaluator_ != nullptr && evaluator_->should_stop() && !done) {
       Log("Stopping early: the best snapshot is " +
           evaluator_->best_snapshot());
       RETURN_IF_ERROR(WriteSnapshot());
-      return absl::OkStatus();
+      return RunEnd::kFinished;
     }
     if (stop) {
       if (stop_signal && !done) {
         Log("Stopping: writing a snapshot to resume from");
         RETURN_IF_ERROR(WriteSnapshot());
+        return RunEnd::kStopped;
       }
-      return absl::OkStatus();
+      return RunEnd::kFinished;
     }
   }
-  return absl::OkStatus();
+  return RunEnd::kFinished;
+}
+
+absl::StatusOr<bool> Trainer::AgreeOnRestart() {
+  if (config_.restart_every <= 0) return false;
+  const bool due = Seconds(Clock::now() - start_time_) > config_.restart_every;
+  if (env_.group->world_size() == 1) return due;
+  // Rank 0's clock decides, as the reference broadcasts its __RESTART__.
+  ASSIGN_OR_RETURN(std::vector<uint64_t> flags, env_.group->GatherValues(due));
+  return flags[0] != 0;
 }
 
 absl::StatusOr<bool> Trainer::AgreeOnStop() {
@@ -468,6 +520,10 @@ absl::Status Trainer::EndTick(bool done) {
                          .count();
   const Clock::time_point maintenance_start = Clock::now();
   const bool snapshot_due = done || progress_.cur_tick % config_.snap == 0;
+  // The tick is complete: a snapshot written now resumes at the next one
+  // (not at this one again, which would repeat its tick line).
+  progress_.cur_tick += 1;
+  progress_.tick_start_nimg = progress_.cur_nimg;
   if (snapshot_due) RETURN_IF_ERROR(WriteSnapshot());
   RETURN_IF_ERROR(Evaluate(snapshot_due, done, &report));
   Log(FormatTickLine(report, config_.kimg));
@@ -476,8 +532,6 @@ absl::Status Trainer::EndTick(bool done) {
         << report.ToJson().dump() << "\n";
     if (env_.observer != nullptr) env_.observer->OnTick(report);
   }
-  progress_.cur_tick += 1;
-  progress_.tick_start_nimg = progress_.cur_nimg;
   tick_stats_ = StepStats();
   maintenance_seconds_ = Seconds(Clock::now() - maintenance_start);
   tick_start_time_ = Clock::now();
@@ -490,7 +544,7 @@ absl::Status Trainer::Evaluate(bool snapshot_written, bool done,
   if (snapshot_written) {
     EvaluationPoint point;
     point.kimg = progress_.cur_nimg / 1000.0;
-    point.tick = progress_.cur_tick;
+    point.tick = report->tick;
     point.snapshot =
         (fs::path(run_dir_) / SnapshotFileName(progress_.cur_nimg)).string();
     point.training_seconds = progress_.training_seconds;

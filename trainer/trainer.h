@@ -24,6 +24,7 @@
 #include "trainer/evaluation.h"
 #include "trainer/network_file.h"
 #include "trainer/process_group.h"
+#include "trainer/run_end.h"
 #include "trainer/sample_grid.h"
 #include "trainer/snapshot.h"
 #include "trainer/training_step.h"
@@ -71,15 +72,26 @@ struct TrainerEnvironment {
 // G_ema and D a NEW run starts with its counters at zero and no G_ema
 // ramp-up, as the reference's --resume does: fine-tuning, transfer to a new
 // dataset.
+//
+// A new run's `model.resolution` 0 becomes the dataset's. With
+// `restart_every`, the run directory under outdir named for the run's
+// description (RunDescription) is continued from its newest snapshot before
+// any `resume` (the reference's requeue protocol); one without a snapshot
+// yet is reused for the new run.
 struct RunPlan {
   config::TrainingConfig config;
   std::string resume_path;   // The snapshot; empty for a new run.
   TrainProgress progress;    // The snapshot's.
   std::string init_network;  // The network file a new run starts from.
+  std::string run_dir;       // A new run's directory, when it is given.
 };
 absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
                                 const std::string& resume, int world_size,
                                 config::Surface surface);
+// The reference's run directory name without its number:
+// "<cfg>-<dataset file's stem>-gpus<N>-batch<B>[-<desc>]".
+std::string RunDescription(const config::TrainingConfig& config,
+                           int world_size);
 // Prints the plan of a run on `world_size` processes (its configuration as
 // JSON) and trains nothing: `--dry-run`, as the reference's train.py has.
 absl::Status DryRun(const config::TrainingConfig& requested,
@@ -106,10 +118,11 @@ class Trainer {
       const config::TrainingConfig& config, const std::string& resume,
       TrainerEnvironment env);
 
-  // Trains until `kimg` is reached or a stop is requested, then writes a
-  // final snapshot. `max_iterations` > 0 stops after that many iterations
-  // of this session (tests, benchmarks) without a final snapshot.
-  absl::Status Run(int64_t max_iterations = 0);
+  // Trains until `kimg` is reached, a stop is requested or restart_every
+  // has elapsed, then writes a final snapshot. `max_iterations` > 0 stops
+  // after that many iterations of this session (tests, benchmarks) without
+  // a final snapshot.
+  absl::StatusOr<RunEnd> Run(int64_t max_iterations = 0);
 
   // Writes a snapshot (and its exported network file and sample grid) now.
   // Every rank calls it; rank 0 writes (RunOnRoot).
@@ -143,6 +156,8 @@ class Trainer {
                         config::TickReport* report);
   // Whether any rank was asked to stop (all ranks get the same answer).
   absl::StatusOr<bool> AgreeOnStop();
+  // Whether restart_every has elapsed by rank 0's clock (on every rank).
+  absl::StatusOr<bool> AgreeOnRestart();
   // Fails when the ranks' parameters are no longer bit-identical.
   absl::Status CheckRanksAgree();
   absl::Status WriteSnapshotOnRoot();
@@ -166,6 +181,8 @@ class Trainer {
   GridSize grid_;  // Of every fakes*.png.
   std::string grid_note_;  // Why it is not the reference's, if it is not.
 
+  // When this process's trainer was created (for restart_every).
+  std::chrono::steady_clock::time_point start_time_;
   // Tick bookkeeping.
   StepStats tick_stats_;
   std::chrono::steady_clock::time_point tick_start_time_;

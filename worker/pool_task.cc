@@ -97,7 +97,8 @@ absl::Status RunAssignment(CoordinatorClient& client, Reporter& reporter,
       assignment.spec().resources().gpus_per_worker() > 0 ? "cuda:0" : "cpu";
   ReportingObserver observer(&reporter, options.worker_id, assignment.job_id(),
                              assignment.generation());
-  return RunJob(job, *comm, stop, log, comm->rank() == 0 ? &observer : nullptr);
+  return RunJob(job, *comm, stop, log, comm->rank() == 0 ? &observer : nullptr)
+      .status();
 }
 
 }  // namespace

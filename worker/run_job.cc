@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
   return communicator;
 }
 
-absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
+absl::StatusOr<trainer::RunEnd> RunJob(const JobSpec& job, comm::Communicator& comm,
                     const std::atomic<bool>* stop, std::ostream& log,
                     trainer::TrainingObserver* observer) {
   CommProcessGroup group(&comm, job.Sync());
@@ -65,12 +65,12 @@ absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
                absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
         << ")" << std::endl;
   }
-  RETURN_IF_ERROR(run->Run());
-  if (comm.rank() == 0) {
+  ASSIGN_OR_RETURN(const trainer::RunEnd end, run->Run());
+  if (comm.rank() == 0 && end != trainer::RunEnd::kRestart) {
     log << "Done at " << run->progress().cur_nimg / 1000.0
         << " kimg: " << run->run_dir() << std::endl;
   }
-  return absl::OkStatus();
+  return end;
 }
 
 }  // namespace pgan::worker

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "trainer/run_end.h"
 #include "worker/communicator.h"
 #include "worker/job_spec.h"
 
@@ -24,9 +25,10 @@ namespace pgan::worker {
 absl::StatusOr<std::unique_ptr<comm::Communicator>> MakeJobCommunicator(
     const JobSpec& job, bool under_mpi);
 
-// Trains until the job is done or `stop` is set (then with a snapshot).
-// `observer` (optional) hears rank 0's ticks and snapshots.
-absl::Status RunJob(const JobSpec& job, comm::Communicator& comm,
+// Trains until the job is done, `stop` is set or its restart_every has
+// elapsed (then with a snapshot), and says which. `observer` (optional)
+// hears rank 0's ticks and snapshots.
+absl::StatusOr<trainer::RunEnd> RunJob(const JobSpec& job, comm::Communicator& comm,
                     const std::atomic<bool>* stop, std::ostream& log,
                     trainer::TrainingObserver* observer = nullptr);
 

@@ -134,9 +134,10 @@ int RunMpiJob(const std::string& job_path, const std::string& resume,
     }
     attached = std::move(*started);
   }
-  absl::Status status = pgan::worker::RunJob(
+  const absl::StatusOr<pgan::trainer::RunEnd> end = pgan::worker::RunJob(
       *job, **comm, &g_stop, std::cout,
       attached != nullptr ? attached->observer() : nullptr);
+  const absl::Status status = end.status();
   if (attached != nullptr) {
     // A stop before the end is not a success, even with its snapshot.
     absl::Status reported = status;
@@ -156,7 +157,8 @@ int RunMpiJob(const std::string& job_path, const std::string& resume,
     std::cerr << message << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  return 0;
+  return *end == pgan::trainer::RunEnd::kRestart ? pgan::trainer::kExitRestart
+                                                  : 0;
 }
 
 // The child of a pool agent: the assignment on stdin, its reports (the

@@ -10,14 +10,18 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_format.h"
+#include "common/cubic_spline.h"
 #include "common/image_io.h"
 #include "common/npy.h"
 #include "common/numpy_random.h"
 #include "common/safetensors.h"
+#include "common/video_writer.h"
 #include "tests/common/subprocess.h"
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
 #include "trainer/network_file.h"
+#include "trainer/sample_grid.h"
 #include "trainer/state_dict.h"
 
 namespace pgan {
@@ -168,6 +172,142 @@ TEST_F(PganNetworkTest, BadInputsGetClearErrors) {
   r = RunCommand(Pgan("summary --cfg fastgan --res 100"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("resolution"), std::string::npos) << r.output;
+}
+
+// G_ema's frame of `cells` latents, tiled as pgan video tiles a frame.
+Image RenderFrame(trainer::Networks& nets, const std::vector<float>& z,
+                  trainer::GridSize grid) {
+  torch::NoGradGuard no_grad;
+  nets.G_ema->eval();
+  nets.G_ema->set_noise_mode(trainer::NoiseMode::kNone);
+  const int64_t n = static_cast<int64_t>(z.size() / 256);
+  const torch::Tensor images = nets.G_ema(
+      torch::from_blob(const_cast<float*>(z.data()), {n, 256}).clone());
+  return trainer::TileUint8(trainer::ToUint8Truncated(images), grid);
+}
+
+void ExpectSameImage(const std::string& path, const Image& expected) {
+  auto image = ReadImage(path);
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(image->width, expected.width) << path;
+  ASSERT_EQ(image->height, expected.height) << path;
+  EXPECT_TRUE(image->pixels == expected.pixels) << path;
+}
+
+// gen_video.py's path: every cell's keyframes are the seeds tiled and
+// shuffled by NumPy's RandomState(--shuffle-seed), reached at multiples of
+// --w-frames, with scipy's cubic spline over the keyframes wrapped twice in
+// between (the spline itself is checked against scipy in common_test).
+TEST_F(PganNetworkTest, VideoFramesFollowTheReferencesLatentPath) {
+  const std::string frames = dir_.file("frames");
+  const auto result = RunCommand(Pgan(
+      "video --network " + network_ + " --seeds 0-5 --grid 3x2 "
+      "--num-keyframes 2 --shuffle-seed 7 --w-frames 4 --noise-mode none "
+      "--device cpu --frames " + frames));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("wrote 8 frames"), std::string::npos)
+      << result.output;
+  EXPECT_TRUE(std::filesystem::exists(frames + "/frame000007.png"));
+  EXPECT_FALSE(std::filesystem::exists(frames + "/frame000008.png"));
+  // numpy: a = np.tile(np.arange(6), 2); np.random.RandomState(7).shuffle(a)
+  const std::vector<uint32_t> all = {1, 4, 2, 5, 0, 1, 5, 2, 3, 0, 3, 4};
+  const trainer::GridSize grid{3, 2};
+  for (int keyframe = 0; keyframe < 2; ++keyframe) {
+    std::vector<float> z;
+    for (int cell = 0; cell < 6; ++cell) {
+      const auto row = NumpyRandomState(all[cell * 2 + keyframe]).Randn(256);
+      z.insert(z.end(), row.begin(), row.end());
+    }
+    ExpectSameImage(frames + absl::StrFormat("/frame%06d.png", keyframe * 4),
+                    RenderFrame(nets_, z, grid));
+  }
+  // Frame 2, half way from keyframe 0 to 1, on each cell's spline.
+  std::vector<float> z;
+  for (int cell = 0; cell < 6; ++cell) {
+    std::vector<double> x, y;
+    for (int j = 0; j < 10; ++j) {
+      x.push_back(j - 4);
+      const auto row = NumpyRandomState(all[cell * 2 + j % 2]).Randn(256);
+      y.insert(y.end(), row.begin(), row.end());
+    }
+    auto path = CubicSpline::Fit(x, y, 256);
+    ASSERT_TRUE(path.ok()) << path.status();
+    for (double v : (*path)(0.5)) z.push_back(static_cast<float>(v));
+  }
+  const Image middle = RenderFrame(nets_, z, grid);
+  ExpectSameImage(frames + "/frame000002.png", middle);
+  auto first = ReadImage(frames + "/frame000000.png");
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->pixels == middle.pixels) << "the video does not move";
+}
+
+TEST_F(PganNetworkTest, VideoWritesAnMp4WhereFfmpegIsBuiltIn) {
+  if (!Mp4Writer::Available()) GTEST_SKIP() << "built without FFmpeg";
+  const std::string mp4 = dir_.file("lerp.mp4");
+  const auto result = RunCommand(Pgan("video --network " + network_ +
+                                      " --seeds 0-3 --grid 2x1 --w-frames 3 "
+                                      "--device cpu --output " + mp4));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::ifstream in(mp4, std::ios::binary);
+  std::string head(12, '\0');
+  in.read(head.data(), head.size());
+  EXPECT_EQ(head.substr(4, 4), "ftyp") << "not an MP4";
+  EXPECT_FALSE(std::filesystem::exists(mp4 + ".part"));
+}
+
+TEST_F(PganNetworkTest, VideoBadInputsGetClearErrors) {
+  const std::string base = "video --device cpu --network " + network_;
+  auto r = RunCommand(Pgan(base + " --seeds 0-4 --grid 2x1 --frames " +
+                           dir_.file("f")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("5 seeds do not divide among the grid's 2 cells"),
+            std::string::npos)
+      << r.output;
+  r = RunCommand(Pgan(base + " --seeds 0 --output " + dir_.file("v.avi")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("expected a .mp4 file"), std::string::npos)
+      << r.output;
+  r = RunCommand(Pgan(base + " --seeds 0"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--frames"), std::string::npos) << r.output;
+  r = RunCommand(Pgan(base + " --seeds 0 --class 2 --frames " + dir_.file("f")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unconditional"), std::string::npos) << r.output;
+  r = RunCommand(Pgan(base + " --seeds 0 --grid 3 --frames " + dir_.file("f")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--grid: expected WxH"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("f")));
+}
+
+// The requeue protocol from outside: with --restart-every the process
+// exits with status 75 after a snapshot, and the same command run again
+// continues the same run directory.
+TEST(PganTrainTest, RestartEveryExitsWith75AndTheSameCommandContinues) {
+  TestDir dir;
+  const std::string data = dir.file("data");
+  ASSERT_TRUE(testing::WriteRandomImageFolder(data, 6, 32, /*seed=*/11).ok());
+  // Far more iterations than a second holds, a tick each: it restarts.
+  const std::string command = Pgan(
+      "train --data " + data + " --outdir " + dir.file("runs") +
+      " --cfg fastgan_lite --ngf 8 --batch 2 --tick 0.002 --snap 1000 "
+      "--kimg 10 --grid 2x1 --device cpu --workers 1 --restart-every 1");
+  auto r = RunCommand(command);
+  ASSERT_EQ(r.exit_code, 75) << r.output;
+  EXPECT_NE(r.output.find("Restart job"), std::string::npos) << r.output;
+  const std::string run =
+      dir.file("runs") + "/00000-fastgan_lite-data-gpus1-batch2";
+  ASSERT_TRUE(std::filesystem::is_directory(run)) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(run + "/snapshot-000000.safetensors"));
+
+  r = RunCommand(command);
+  ASSERT_EQ(r.exit_code, 75) << r.output;
+  EXPECT_NE(r.output.find("Resuming at kimg"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Run directory: " + run), std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.file("runs")),
+                          std::filesystem::directory_iterator()),
+            1);
 }
 
 // Training K iterations, exiting, and resuming for K more in a new process

@@ -2,10 +2,12 @@
 // the first EMA step, and configuration errors. Slow for a unit test (each
 // iteration runs the 224 px feature network on the CPU): label integration.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -307,7 +309,7 @@ TEST(TrainingTest, RanksWhoseParametersDifferStopTheJob) {
   DivergedPeerGroup group;
   auto trainer = MakeTrainer(TinyConfig(dir), "", &group);
   ASSERT_NE(trainer, nullptr);
-  const absl::Status status = trainer->Run();
+  const absl::Status status = trainer->Run().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
   EXPECT_NE(status.message().find("rank(s) 1 differ from rank 0"),
             std::string::npos)
@@ -344,6 +346,132 @@ TEST(TrainingTest, ConfigurationErrorsNameTheOption) {
   config = TinyConfig(dir);
   status = Trainer::Create(config, "latest", env).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+}
+
+// The reference has no --res: a new run's model takes the dataset's.
+TEST(TrainingTest, TheResolutionIsTheDatasetsWhenNotGiven) {
+  TestDir dir;
+  config::TrainingConfig config = TinyConfig(dir);
+  config.model.resolution = config::TrainingConfig().model.resolution;
+  ASSERT_EQ(config.model.resolution, 0);
+  auto plan = PlanRun(config, "", 1, config::Surface::kFlags);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->config.model.resolution, 32);
+  std::ostringstream dry;
+  ASSERT_TRUE(DryRun(config, "", 1, config::Surface::kFlags, dry).ok());
+  EXPECT_NE(dry.str().find("\"resolution\": 32"), std::string::npos)
+      << dry.str();
+
+  LocalProcessGroup group;
+  auto trainer = MakeTrainer(config, "", &group);
+  ASSERT_NE(trainer, nullptr);
+  EXPECT_EQ(trainer->config().model.resolution, 32);
+  ASSERT_TRUE(trainer->Run(1).ok());
+  ASSERT_TRUE(trainer->WriteSnapshot().ok());
+  // Resumed without --res, the snapshot's (not the dataset's again).
+  auto resumed = PlanRun(config, trainer->run_dir(), 1, config::Surface::kFlags);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->config.model.resolution, 32);
+}
+
+std::vector<int64_t> TickNumbers(const std::string& run_dir) {
+  std::vector<int64_t> ticks;
+  std::ifstream in(run_dir + "/stats.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    ticks.push_back(nlohmann::json::parse(line).at("tick").get<int64_t>());
+  }
+  return ticks;
+}
+
+// The reference's --restart_every: past the time, the next tick writes a
+// snapshot and the process ends for a restart; the same configuration,
+// started again without --resume, continues that run directory, and the
+// restarted run ends where an uninterrupted one does.
+TEST(TrainingTest, RestartEveryEndsAtATickAndTheSameCommandContinues) {
+  TestDir dir;
+  config::TrainingConfig config = TinyConfig(dir);
+  config.kimg = 0.008;  // Four iterations, a tick each.
+  LocalProcessGroup group;
+  config::TrainingConfig uninterrupted = config;
+  uninterrupted.outdir = dir.file("straight");
+  auto straight = MakeTrainer(uninterrupted, "", &group);
+  ASSERT_NE(straight, nullptr);
+  ASSERT_TRUE(straight->Run().ok());
+
+  config.restart_every = 1;
+  auto first = MakeTrainer(config, "", &group);
+  ASSERT_NE(first, nullptr);
+  // Past the time before the first tick (tick 0, after one iteration).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto end = first->Run();
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(*end, RunEnd::kRestart);
+  EXPECT_EQ(first->progress().batch_idx, 1);
+  const std::string run_dir = first->run_dir();
+  const auto snapshots = ListSnapshots(run_dir);
+  ASSERT_EQ(snapshots.size(), 1u);
+  auto state = ReadSnapshotState(snapshots.back().path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->progress.batch_idx, 1);
+  EXPECT_EQ(state->progress.cur_tick, 1);  // Tick 0 is complete.
+  std::ifstream log(run_dir + "/log.txt");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("Restart job"), std::string::npos) << text.str();
+  first.reset();
+
+  // Each attempt makes at least one iteration, so four attempts at most.
+  std::unique_ptr<Trainer> last;
+  RunEnd last_end = RunEnd::kRestart;
+  for (int attempt = 0; attempt < 4 && last_end == RunEnd::kRestart;
+       ++attempt) {
+    last = MakeTrainer(config, "", &group);
+    ASSERT_NE(last, nullptr);
+    EXPECT_EQ(last->run_dir(), run_dir);
+    EXPECT_GE(last->progress().batch_idx, 1);
+    auto next = last->Run();
+    ASSERT_TRUE(next.ok()) << next.status();
+    last_end = *next;
+  }
+  EXPECT_EQ(last_end, RunEnd::kFinished);
+  EXPECT_EQ(last->progress().cur_nimg, straight->progress().cur_nimg);
+  ExpectSameState(*straight->networks().G, *last->networks().G, "G");
+  ExpectSameState(*straight->networks().G_ema, *last->networks().G_ema,
+                  "G_ema");
+  ExpectSameState(*straight->networks().D, *last->networks().D, "D");
+  // Every tick once, as in the uninterrupted run.
+  EXPECT_EQ(TickNumbers(run_dir), TickNumbers(straight->run_dir()));
+  EXPECT_EQ(TickNumbers(run_dir), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(config.outdir),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+// Two run directories of one description: which one to continue is
+// ambiguous, and the message names both.
+TEST(TrainingTest, RestartEveryRefusesTwoRunsOfOneDescription) {
+  TestDir dir;
+  config::TrainingConfig config = TinyConfig(dir);
+  const std::string description = RunDescription(config, 1);
+  EXPECT_EQ(description, "fastgan-data-gpus1-batch2");
+  std::filesystem::create_directories(config.outdir + "/00000-" + description);
+  std::filesystem::create_directories(config.outdir + "/00003-" + description);
+  std::filesystem::create_directories(config.outdir + "/00004-" + description +
+                                      "-other");
+  config.restart_every = 60;
+  const absl::Status status =
+      PlanRun(config, "", 1, config::Surface::kFlags).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("00000-" + description), std::string::npos);
+  EXPECT_NE(status.message().find("00003-" + description), std::string::npos);
+  EXPECT_EQ(status.message().find("-other"), std::string::npos) << status;
+  // One without a snapshot yet is where the new run goes.
+  std::filesystem::remove(config.outdir + "/00000-" + description);
+  auto plan = PlanRun(config, "", 1, config::Surface::kFlags);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->run_dir, config.outdir + "/00003-" + description);
+  EXPECT_TRUE(plan->resume_path.empty());
 }
 
 // Metric lines of a run, oldest first.
