@@ -81,7 +81,7 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->mutable_model()->set_cfg("stylegan");
        }},
-      {"training.model.resolution: expected a power of two",
+      {"training.model.resolution: expected 0 (the dataset's) or a power of two",
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->mutable_model()->set_resolution(300);
        }},
