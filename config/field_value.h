@@ -275,6 +275,10 @@ class Row {
     check_ = std::move(check);
     return *this;
   }
+  Row& AbsentInOlderFiles() {
+    field_.absent_in_older_files = true;
+    return *this;
+  }
   Row& Resume(OnResume on_resume) {
     field_.on_resume = on_resume;
     return *this;

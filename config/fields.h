@@ -86,6 +86,9 @@ struct Field {
   PathKind path_kind = PathKind::kNone;
   // A job file and `pgan train` must set it.
   bool required = false;
+  // A model field added after network files existed: a file without it
+  // has the field's default.
+  bool absent_in_older_files = false;
   // Empty: a job spec has it as training.<path>. Otherwise the coordinator
   // supplies it, and this says from what ("JobSpec.output_dir").
   std::string supplied_by_service;

@@ -26,6 +26,11 @@ absl::Status ModelConfig::Validate() const {
         "resolution: 0 (the dataset's) must be resolved before a model is "
         "built: expected a power of two from 32 to 1024");
   }
+  if (z_dim == 0) {
+    return absl::InvalidArgumentError(
+        "z_dim: 0 (the cfg's) must be resolved before a model is built: "
+        "expected an integer from 1 to 4096");
+  }
   return absl::OkStatus();
 }
 
@@ -50,6 +55,7 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const nlohmann::json& json,
     if (!field.in_model) continue;
     const auto it = json.find(field.key);
     if (it == json.end()) {
+      if (field.absent_in_older_files) continue;
       return error(absl::StrCat("missing key \"", field.key, "\""));
     }
     absl::Status status = field.value->FromJson(*it, &holder);

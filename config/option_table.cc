@@ -2,6 +2,7 @@
 // help, group, resume rule and where a coordinator's job takes it from.
 // Adding an option starts here (config/README.md says what else).
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ bool IsDevice(const std::string& d) {
          std::all_of(index.begin(), index.end(), absl::ascii_isdigit) &&
          absl::SimpleAtoi(index, &n) && n < 1024;
 }
+constexpr char kLearningRate[] =
+    "0 (the cfg's) or a number above 0 and at most 1";
+bool IsLearningRate(const double& lr) {
+  return std::isfinite(lr) && lr >= 0 && lr <= 1;
+}
 std::optional<std::string> MetricsViolation(const StringList& metrics) {
   if (static_cast<int>(metrics.size()) > kMaxMetrics) {
     return absl::StrCat("at most ", kMaxMetrics, " metrics, got ",
@@ -47,7 +53,7 @@ std::vector<Field> MakeOptionTable() {
   const auto add = [&fields](Group group, auto&&... rows) {
     (fields.push_back(rows.Build(group)), ...);
   };
-  const StringList kCfgs = {"fastgan", "fastgan_lite"};
+  const StringList kCfgs = {"fastgan", "fastgan_lite", "stylegan2"};
   const StringList kNetworks = {"tf_efficientnet_lite0",
                                 "tf_efficientnet_lite1"};
   const StringList kBackends = {"auto", "mpi", "nccl"};
@@ -55,7 +61,9 @@ std::vector<Field> MakeOptionTable() {
       PGAN_MODEL(cfg)
           .Flag("--cfg")
           .Help("Generator: fastgan (two convolutions and noise injection per "
-                "block) or fastgan_lite (one convolution, no noise)")
+                "block), fastgan_lite (one convolution, no noise) or stylegan2 "
+                "(mapping network and modulated convolutions, with separable "
+                "convolutions in the discriminators, as the reference)")
           .OneOf(kCfgs),
       PGAN_MODEL(resolution)
           .Flag("--res")
@@ -67,8 +75,10 @@ std::vector<Field> MakeOptionTable() {
                 }),
       PGAN_MODEL(z_dim)
           .Flag("--z-dim")
-          .Help("Latent size (the reference: 256)")
-          .Between(1, 4096),
+          .Help("Latent size (0: the cfg's, as the reference: 256 for "
+                "FastGAN, 64 for StyleGAN2)")
+          .Rule("0 (the cfg's) or an integer from 1 to 4096",
+                [](const int& z) { return z >= 0 && z <= 4096; }),
       PGAN_MODEL(ngf)
           .Flag("--ngf")
           .Help("Generator width: channels at 128 px (the reference: 128)")
@@ -105,7 +115,36 @@ std::vector<Field> MakeOptionTable() {
       PGAN_MODEL(num_discs)
           .Flag("--num-discs")
           .Help("Discriminators, on the first N feature scales")
-          .Between(1, 4));
+          .Between(1, 4),
+      PGAN_MODEL(w_dim)
+          .Flag("--w-dim")
+          .Help("StyleGAN2: intermediate latent size (the reference: 128)")
+          .Between(1, 4096)
+          .AbsentInOlderFiles(),
+      PGAN_MODEL(cbase)
+          .Flag("--cbase")
+          .Help("StyleGAN2: capacity multiplier, channels min(cbase / res, "
+                "cmax) per resolution (the reference's --cbase)")
+          .Between(1, 1 << 24)
+          .AbsentInOlderFiles(),
+      PGAN_MODEL(cmax)
+          .Flag("--cmax")
+          .Help("StyleGAN2: maximum channels of a block (the reference's "
+                "--cmax)")
+          .Between(1, 4096)
+          .AbsentInOlderFiles(),
+      PGAN_MODEL(map_depth)
+          .Flag("--map-depth")
+          .Help("StyleGAN2: mapping network layers (2, the reference's "
+                "value; its --map-depth is accepted there but not used)")
+          .Between(1, 16)
+          .AbsentInOlderFiles(),
+      PGAN_MODEL(fp32)
+          .Flag("--fp32")
+          .Help("StyleGAN2: fp32 in every block and no clamping of "
+                "convolution outputs (the reference's --fp32; otherwise the 4 "
+                "highest resolutions run in fp16 on CUDA)")
+          .AbsentInOlderFiles());
   add(Group::kData,
       PGAN_TOP(data)
           .Flag("--data")
@@ -197,14 +236,15 @@ std::vector<Field> MakeOptionTable() {
                       "(0)"),
       PGAN_TOP(glr)
           .Flag("--glr")
-          .Help("G learning rate (2e-4, the reference's for FastGAN; the "
-                "reference overrides a given --glr or --dlr with 2e-4 for "
-                "FastGAN, pgan uses it)")
-          .PositiveUpTo(1),
+          .Help("G learning rate (0: the cfg's, as the reference: 2e-4 for "
+                "FastGAN, 2e-3 for StyleGAN2; the reference overrides a given "
+                "--glr or --dlr with 2e-4 for FastGAN, pgan uses it)")
+          .Rule(kLearningRate, IsLearningRate),
       PGAN_TOP(dlr)
           .Flag("--dlr")
-          .Help("D learning rate (2e-4, as --glr)")
-          .PositiveUpTo(1),
+          .Help("D learning rate (0: the cfg's, 2e-4 for FastGAN and 2e-3 "
+                "for StyleGAN2, as --glr)")
+          .Rule(kLearningRate, IsLearningRate),
       PGAN_TOP(d_lazy_quirk)
           .Flag("--d-lazy-quirk")
           .Help("D's optimiser with lr * 16/17 and beta2^(16/17), as the "

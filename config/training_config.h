@@ -32,7 +32,8 @@ struct TrainingConfig {
   // Architecture. `model.resolution` 0 (the default) is the dataset's, as the
   // reference reads it; any other value must equal the dataset's.
   // `model.c_dim` is taken from the dataset's labels when `cond` is set.
-  ModelConfig model = ModelConfig::WithResolution(0);
+  // `model.z_dim` 0 (the default) is the cfg's (ResolveCfgDefaults).
+  ModelConfig model = ModelConfig::Unresolved();
   // Dataset zip or folder in the reference's layout (`pgan dataset`).
   std::string data;
   // Train a conditional model on the dataset's labels.
@@ -64,9 +65,10 @@ struct TrainingConfig {
   // kExitRestart, and the same command run again continues the run
   // directory of the same description (0 = off).
   int restart_every = 0;
-  // Learning rates (the reference's FastGAN configs: 2e-4 both).
-  double glr = 2e-4;
-  double dlr = 2e-4;
+  // Learning rates; 0 = the cfg's (ResolveCfgDefaults): the reference's
+  // 2e-4 both for FastGAN, 2e-3 both for StyleGAN2.
+  double glr = 0;
+  double dlr = 0;
   // The reference builds D's optimiser with lr * 16/17 and beta2^(16/17), a
   // leftover of lazy regularisation. On by default for faithfulness.
   bool d_lazy_quirk = true;
@@ -135,6 +137,14 @@ struct TrainingConfig {
   int BatchPerProcess(int world_size) const { return batch / world_size; }
   int BatchGpu(int world_size) const {
     return batch_gpu > 0 ? batch_gpu : BatchPerProcess(world_size);
+  }
+  // Replaces the cfg-dependent defaults (z_dim, glr, dlr at 0) by the cfg's
+  // values, as the reference's train.py sets them. Idempotent.
+  void ResolveCfgDefaults() {
+    model.ResolveCfgDefaults();
+    const double lr = model.stylegan2() ? 2e-3 : 2e-4;
+    if (glr == 0) glr = lr;
+    if (dlr == 0) dlr = lr;
   }
   double EmaKimg() const {
     return ema_kimg >= 0 ? ema_kimg : batch * 10.0 / 32;

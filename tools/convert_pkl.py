@@ -20,12 +20,15 @@ Output format (the same file pgan writes and reads):
   ``D.<key>`` (float32 tensors as ``F32``, BatchNorm ``num_batches_tracked`` counters as ``I64``);
 * ``__metadata__["pgan"]``: a JSON string with the network configuration::
 
-      {"cfg": "fastgan" | "fastgan_lite", "resolution": R, "z_dim": 256, "ngf": N,
+      {"cfg": "fastgan" | "fastgan_lite" | "stylegan2", "resolution": R, "z_dim": Z, "ngf": N,
        "img_channels": 3, "c_dim": C, "feature_network": "tf_efficientnet_lite0" | "..._lite1",
-       "cout": 64, "expand": true, "proj_type": 2, "num_discs": 4}
+       "cout": 64, "expand": true, "proj_type": 2, "num_discs": 4,
+       "w_dim": W, "cbase": B, "cmax": M, "map_depth": L, "fp32": false}
 
-Only the FastGAN generators (``--cfg fastgan`` / ``fastgan_lite``, conditional or not) are
-supported; ``--cfg stylegan2`` snapshots are rejected with an explanation.
+Every generator of the reference's train.py is supported: FastGAN (``--cfg fastgan`` /
+``fastgan_lite``, conditional or not) and StyleGAN2 (``--cfg stylegan2``: its channel_base,
+channel_max, mapping layers and --fp32 are read from the generator's init_kwargs, which the
+reference's persistence module records, and checked against the weights' shapes).
 
 The safetensors container is written by a small built-in writer (no ``safetensors`` package
 needed): an 8-byte little-endian header length, a JSON header (padded with spaces to a multiple of
@@ -131,12 +134,54 @@ _TRUNKS = {
 }
 
 
+# pgan's defaults for the fields the other generator does not have.
+_FASTGAN_ONLY = dict(ngf=128)
+_STYLEGAN2_ONLY = dict(w_dim=128, cbase=32768, cmax=512, map_depth=2, fp32=False)
+
+
+def _stylegan2_config(G, name):
+    kwargs = getattr(G, 'init_kwargs', None)
+    if not isinstance(kwargs, dict):
+        _die(f'{name}: a StyleGAN2 generator without init_kwargs (not saved by the reference\'s '
+             'persistence module); cannot read channel_base / channel_max')
+    cbase = int(kwargs.get('channel_base', 32768))
+    cmax = int(kwargs.get('channel_max', 512))
+    fp16_res = int(kwargs.get('num_fp16_res', 4))
+    clamp = kwargs.get('conv_clamp', 256)
+    if (fp16_res, clamp) == (0, None):
+        fp32 = True
+    elif (fp16_res, clamp) == (4, 256):
+        fp32 = False
+    else:
+        _die(f'{name}: num_fp16_res={fp16_res}, conv_clamp={clamp}; pgan supports the reference\'s '
+             'two settings (4 and 256, or 0 and None with --fp32)')
+    sd = G.state_dict()
+    depth = len([k for k in sd if re.match(r'^mapping\.fc\d+\.weight$', k)])
+    res = int(G.img_resolution)
+    cfgd = dict(cfg='stylegan2', resolution=res, z_dim=int(G.z_dim),
+                img_channels=int(G.img_channels), c_dim=int(G.c_dim), w_dim=int(G.w_dim),
+                cbase=cbase, cmax=cmax, map_depth=depth, fp32=fp32, **_FASTGAN_ONLY)
+    r = 4
+    while r <= res:
+        w = sd.get(f'synthesis.b{r}.conv1.weight')
+        if w is None or w.shape[0] != min(cbase // r, cmax):
+            _die(f'{name}: synthesis.b{r}.conv1.weight {None if w is None else tuple(w.shape)} '
+                 f'does not match channel_base {cbase} / channel_max {cmax}')
+        r *= 2
+    if sd['mapping.fc0.weight'].shape[1] != cfgd['z_dim'] + (cfgd['w_dim'] if cfgd['c_dim'] else 0):
+        _die(f'{name}: mapping.fc0.weight {tuple(sd["mapping.fc0.weight"].shape)} does not match '
+             f'z_dim {cfgd["z_dim"]}')
+    return cfgd
+
+
 def _generator_config(G, name):
     syn = getattr(G, 'synthesis', None)
     kind = type(syn).__name__ if syn is not None else None
+    if kind == 'SynthesisNetwork':
+        return _stylegan2_config(G, name)
     if kind not in ('FastganSynthesis', 'FastganSynthesisCond'):
-        _die(f'{name}.synthesis is {kind!r}; only the FastGAN generators (--cfg fastgan / '
-             'fastgan_lite) are supported, not the stylegan2 config.')
+        _die(f'{name}.synthesis is {kind!r}; expected the FastGAN or StyleGAN2 synthesis network '
+             'of the reference\'s train.py')
     sd = G.state_dict()
     w = sd.get('synthesis.init.init.0.weight_orig')
     if w is None or w.dim() != 4:
@@ -150,7 +195,7 @@ def _generator_config(G, name):
     res = int(G.img_resolution)
     cond = kind == 'FastganSynthesisCond'
     cfgd = dict(cfg=cfg, resolution=res, z_dim=int(G.z_dim), ngf=int(ngf),
-                img_channels=int(G.img_channels), c_dim=int(G.c_dim))
+                img_channels=int(G.img_channels), c_dim=int(G.c_dim), **_STYLEGAN2_ONLY)
     # consistency checks against other weight shapes
     mult = {128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
     tb = sd.get('synthesis.to_big.weight_orig')
@@ -183,12 +228,11 @@ def _discriminator_config(D):
     if not trunk:
         _die(f'unsupported feature network: {len(blocks)} blocks, stage widths {widths} '
              '(supported: tf_efficientnet_lite0, tf_efficientnet_lite1)')
-    if any('depthwise' in k for k in sd if k.startswith('discriminator.')):
-        _die('D uses separable down-blocks (stylegan2 config); not supported')
+    separable = any('depthwise' in k for k in sd if k.startswith('discriminator.'))
     cfgd = dict(feature_network=trunk[0], cout=int(fn.cout), expand=bool(fn.expand),
                 proj_type=int(fn.proj_type), num_discs=len(disc.mini_discs))
     cond = any(type(m).__name__ == 'SingleDiscCond' for m in disc.mini_discs.values())
-    return cfgd, cond, bool(D.interp224)
+    return cfgd, cond, bool(D.interp224), separable
 
 
 # ------------------------------------------------------------------------------------------------
@@ -200,7 +244,7 @@ _DTYPES = {'torch.float32': 'F32', 'torch.int64': 'I64'}
 def _tensor_bytes(name, t, torch):
     t = t.detach().cpu()
     if t.is_floating_point() and t.dtype != torch.float32:
-        t = t.float()  # FastGAN networks are fp32; never seen otherwise, but be safe
+        t = t.float()  # the reference keeps fp32 weights (fp16 is compute only)
     code = _DTYPES.get(str(t.dtype))
     if code is None:
         _die(f'tensor {name} has unsupported dtype {t.dtype}')
@@ -257,7 +301,10 @@ def main(argv=None):
     gcfg = _generator_config(G, 'G')
     if _generator_config(G_ema, 'G_ema') != gcfg:
         _die('G and G_ema have different configurations')
-    dcfg, dcond, interp224 = _discriminator_config(D)
+    dcfg, dcond, interp224, separable = _discriminator_config(D)
+    if separable != (gcfg['cfg'] == 'stylegan2'):
+        _die(f'D {"has" if separable else "has no"} separable down-blocks but G is {gcfg["cfg"]}; '
+             'the reference uses them with the stylegan2 generator only')
     if dcond != (gcfg['c_dim'] > 0):
         _die(f'D conditional={dcond} but G c_dim={gcfg["c_dim"]}')
     if interp224 != (gcfg['resolution'] < 224):
@@ -266,8 +313,7 @@ def main(argv=None):
     if (dcfg['cout'], dcfg['expand'], dcfg['proj_type'], dcfg['num_discs']) != (64, True, 2, 4):
         sys.stderr.write(f'convert_pkl: warning: non-default projector/discriminator settings {dcfg}\n')
 
-    meta = dict(cfg=gcfg['cfg'], resolution=gcfg['resolution'], z_dim=gcfg['z_dim'], ngf=gcfg['ngf'],
-                img_channels=gcfg['img_channels'], c_dim=gcfg['c_dim'], **dcfg)
+    meta = dict(gcfg, **dcfg)
     tensors = []
     for prefix, net in (('G', G), ('G_ema', G_ema), ('D', D)):
         tensors += [(f'{prefix}.{k}', v) for k, v in net.state_dict().items()]

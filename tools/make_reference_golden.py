@@ -286,6 +286,26 @@ def d_input(D, x):
     return F.interpolate(x, 224, mode='bilinear', align_corners=False) if D.interp224 else x
 
 
+def write_golden(doc, path):
+    """Compact JSON, but one line per entry of each top-level object so that diffs stay readable."""
+    def dump(x):
+        return json.dumps(x, separators=(',', ':'))
+
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            inner = ',\n'.join(f'  {dump(k)}:{dump(v)}' for k, v in value.items())
+            lines.append(f' {dump(key)}:{{\n{inner}\n }}')
+        else:
+            lines.append(f' {dump(key)}:{dump(value)}')
+    text = '{\n' + ',\n'.join(lines) + '\n}'
+    assert json.loads(text) == doc
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text + '\n')
+    print(f'wrote {path} ({len(text)} bytes)')
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -424,23 +444,7 @@ def main():
         'networks': networks,
         'cases': cases,
     }
-    # Compact, but one line per network and per case so that diffs stay readable.
-    def dump(x):
-        return json.dumps(x, separators=(',', ':'))
-
-    lines = []
-    for key, value in doc.items():
-        if isinstance(value, dict):
-            inner = ',\n'.join(f'  {dump(k)}:{dump(v)}' for k, v in value.items())
-            lines.append(f' {dump(key)}:{{\n{inner}\n }}')
-        else:
-            lines.append(f' {dump(key)}:{dump(value)}')
-    text = '{\n' + ',\n'.join(lines) + '\n}'
-    assert json.loads(text) == doc
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        f.write(text + '\n')
-    print(f'wrote {args.out} ({len(text)} bytes)')
+    write_golden(doc, args.out)
 
 
 if __name__ == '__main__':

@@ -32,37 +32,6 @@ namespace fs = std::filesystem;
 using trainer::CatchTorch;
 using trainer::Networks;
 
-// One-hot labels for a conditional network, or an undefined tensor.
-absl::StatusOr<torch::Tensor> ClassLabels(const config::ModelConfig& config,
-                                          int class_index, int64_t count,
-                                          const torch::Device& device) {
-  if (!config.conditional()) {
-    if (class_index >= 0) {
-      return absl::InvalidArgumentError(
-          "--class: this network is unconditional (c_dim 0)");
-    }
-    return torch::Tensor();
-  }
-  if (class_index < 0 || class_index >= config.c_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--class: this network is conditional on ", config.c_dim,
-        " classes; give a class index from 0 to ", config.c_dim - 1));
-  }
-  torch::Tensor c = torch::zeros({count, config.c_dim});
-  c.select(1, class_index).fill_(1);
-  return c.to(device);
-}
-
-absl::Status MakeDirectory(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("--outdir ", dir, ": cannot create: ", ec.message()));
-  }
-  return absl::OkStatus();
-}
-
 // The reference's gen_images.py conversion.
 Image ToImage(const torch::Tensor& chw) {
   const torch::Tensor hwc = trainer::ToUint8Truncated(chw.permute({1, 2, 0}))
@@ -121,15 +90,15 @@ absl::Status RunGenerate(const GenerateOptions& options, std::ostream& out) {
   if (options.latents.empty() == options.seeds.empty()) {
     return absl::InvalidArgumentError("give exactly one of --latents and --seeds");
   }
-  if (options.batch < 1) return absl::InvalidArgumentError("--batch: must be >= 1");
-  if (options.noise_mode != "random" && options.noise_mode != "none") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--noise-mode: expected random or none, got \"", options.noise_mode, "\""));
+  if (options.batch < 0) {
+    return absl::InvalidArgumentError("--batch: must be >= 1 (0: the default)");
   }
   ASSIGN_OR_RETURN(c10::Device device, trainer::ResolveDevice(options.device));
   ASSIGN_OR_RETURN(Networks nets,
                    trainer::LoadNetworkFile(options.network, trainer::kPartGEma));
+  const int batch = ForwardBatch(options.batch, nets.config);
   const config::ModelConfig& config = nets.config;
+  RETURN_IF_ERROR(CheckSamplingFlags(options.sampling, config));
 
   // Latents and output names.
   std::vector<float> z;
@@ -155,21 +124,21 @@ absl::Status RunGenerate(const GenerateOptions& options, std::ostream& out) {
     }
   }
   const int64_t count = static_cast<int64_t>(names.size());
-  RETURN_IF_ERROR(MakeDirectory(options.outdir));
-  ASSIGN_OR_RETURN(torch::Tensor labels,
-                   ClassLabels(config, options.class_index, count, device));
+  RETURN_IF_ERROR(MakeOutputDirectory("--outdir", options.outdir));
+  ASSIGN_OR_RETURN(
+      torch::Tensor labels,
+      ClassLabels(config, options.sampling.class_index, count, device));
 
   return CatchTorch("generating images", [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     trainer::Generator g = nets.G_ema;
     g->to(device);
     g->eval();
-    g->set_noise_mode(options.noise_mode == "none" ? trainer::NoiseMode::kNone
-                                                   : trainer::NoiseMode::kRandom);
+    RETURN_IF_ERROR(ApplySamplingFlags(options.sampling, g));
     const torch::Tensor all_z =
         torch::from_blob(z.data(), {count, config.z_dim}, torch::kFloat).to(device);
-    for (int64_t begin = 0; begin < count; begin += options.batch) {
-      const int64_t n = std::min<int64_t>(options.batch, count - begin);
+    for (int64_t begin = 0; begin < count; begin += batch) {
+      const int64_t n = std::min<int64_t>(batch, count - begin);
       std::vector<uint64_t> keys;
       for (int64_t i = begin; i < begin + n; ++i) {
         keys.push_back(trainer::MixSeed({options.noise_seed, static_cast<uint64_t>(i)}));

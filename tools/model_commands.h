@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "config/model_config.h"
+#include "tools/sampling_flags.h"
 
 namespace pgan::tools {
 
@@ -28,9 +29,8 @@ struct GenerateOptions {
   std::string latents;   // .npy [N, z_dim]; exclusive with `seeds`.
   std::vector<int64_t> seeds;  // z = np.random.RandomState(seed).randn(z_dim).
   std::string outdir;
-  int class_index = -1;  // Required for conditional networks.
-  int batch = 16;        // Images per forward pass.
-  std::string noise_mode = "random";  // "random" (reference) or "none".
+  SamplingFlags sampling;  // --class, --noise-mode, --trunc.
+  int batch = 0;           // Images per forward pass; 0: ForwardBatch's choice.
   uint64_t noise_seed = 0;  // Noise of image i is drawn from (noise_seed, i).
   std::string device = "auto";
 };

@@ -23,9 +23,14 @@ Input: a pgan network file (``network-snapshot-*.safetensors``, or one written b
 state ``opt_G.*`` / ``opt_D.*`` is ignored). The networks are built from ``__metadata__["pgan"]``:
 
 * G = ``pg_modules.networks_fastgan.Generator(z_dim, c_dim, img_resolution, img_channels, ngf,
-  cond=c_dim > 0, synthesis_kwargs={'lite': cfg == 'fastgan_lite'})``; G_ema is a copy of G;
+  cond=c_dim > 0, synthesis_kwargs={'lite': cfg == 'fastgan_lite'})``, or for ``stylegan2``
+  ``pg_modules.networks_stylegan2.Generator(z_dim, c_dim, w_dim, img_resolution, img_channels,
+  mapping_kwargs={'num_layers': map_depth}, channel_base=cbase, channel_max=cmax,
+  fused_modconv_default='inference_only')`` plus ``num_fp16_res=0, conv_clamp=None`` when fp32, as
+  the reference's train.py builds them; G_ema is a copy of G;
 * D = ``pg_modules.discriminator.ProjectedDiscriminator(diffaug=True, interp224=resolution < 224,
-  backbone_kwargs=dict(cout, expand, proj_type, num_discs, separable=False, cond=c_dim > 0))``,
+  backbone_kwargs=dict(cout, expand, proj_type, num_discs, separable=cfg == 'stylegan2',
+  cond=c_dim > 0))``,
   with ``timm.create_model`` temporarily patched to build ``feature_network``
   (tf_efficientnet_lite0 / lite1) with ``pretrained=False`` -- the trunk weights (including the
   BatchNorm statistics the reference's constructor modifies) come from the file.
@@ -141,6 +146,8 @@ _META_KEYS = ('cfg', 'resolution', 'z_dim', 'ngf', 'img_channels', 'c_dim', 'fea
               'cout', 'expand', 'proj_type', 'num_discs')
 _TRUNKS = ('tf_efficientnet_lite0', 'tf_efficientnet_lite1')
 _RESOLUTIONS = (128, 256, 512, 1024)  # what FastganSynthesis can build
+# StyleGAN2's fields, absent from files written before pgan had it.
+_STYLEGAN2_KEYS = ('w_dim', 'cbase', 'cmax', 'map_depth', 'fp32')
 
 
 def _config(st):
@@ -170,10 +177,17 @@ def _config(st):
                ngf=integer('ngf', 1), img_channels=integer('img_channels', 1), c_dim=integer('c_dim', 0),
                feature_network=cfg['feature_network'], cout=integer('cout', 1), expand=cfg['expand'],
                proj_type=integer('proj_type'), num_discs=integer('num_discs'))
-    if out['cfg'] not in ('fastgan', 'fastgan_lite'):
-        _die(f'{path}: unsupported cfg {out["cfg"]!r}; only the FastGAN generators "fastgan" and '
-             '"fastgan_lite" can be rebuilt')
-    if out['resolution'] not in _RESOLUTIONS:
+    if out['cfg'] not in ('fastgan', 'fastgan_lite', 'stylegan2'):
+        _die(f'{path}: unsupported cfg {out["cfg"]!r}; expected fastgan, fastgan_lite or stylegan2')
+    if out['cfg'] == 'stylegan2':
+        missing = [k for k in _STYLEGAN2_KEYS if k not in cfg]
+        if missing:
+            _die(f'{path}: a stylegan2 network without {", ".join(missing)} in metadata "pgan"')
+        out.update(w_dim=integer('w_dim', 1), cbase=integer('cbase', 1), cmax=integer('cmax', 1),
+                   map_depth=integer('map_depth', 1), fp32=cfg['fp32'])
+        if not isinstance(out['fp32'], bool):
+            _die(f'{path}: metadata "pgan": fp32 = {out["fp32"]!r} is not a boolean')
+    elif out['resolution'] not in _RESOLUTIONS:
         _die(f'{path}: resolution {out["resolution"]} cannot be built by the reference generator '
              f'(FastGAN supports {", ".join(map(str, _RESOLUTIONS))})')
     if out['c_dim'] > 0 and out['resolution'] > 256:
@@ -226,8 +240,22 @@ def _import_reference(ref_root):
     if missing:
         _die('cannot import ' + ', '.join(missing) + '.\n  ' + _REF_HINT + '.')
     import timm
-    from pg_modules.networks_fastgan import Generator
+    from pg_modules.networks_fastgan import Generator as FastganGenerator
+    from pg_modules.networks_stylegan2 import Generator as Stylegan2Generator
     from pg_modules.discriminator import ProjectedDiscriminator
+
+    def Generator(cfg):
+        if cfg['cfg'] == 'stylegan2':
+            extra = dict(num_fp16_res=0, conv_clamp=None) if cfg['fp32'] else {}
+            return Stylegan2Generator(
+                z_dim=cfg['z_dim'], c_dim=cfg['c_dim'], w_dim=cfg['w_dim'],
+                img_resolution=cfg['resolution'], img_channels=cfg['img_channels'],
+                mapping_kwargs={'num_layers': cfg['map_depth']}, channel_base=cfg['cbase'],
+                channel_max=cfg['cmax'], fused_modconv_default='inference_only', **extra)
+        return FastganGenerator(z_dim=cfg['z_dim'], c_dim=cfg['c_dim'],
+                                img_resolution=cfg['resolution'], img_channels=cfg['img_channels'],
+                                ngf=cfg['ngf'], cond=int(cfg['c_dim'] > 0),
+                                synthesis_kwargs={'lite': cfg['cfg'] == 'fastgan_lite'})
     version = getattr(timm, '__version__', '?')
     if version != '0.4.12':
         _warn(f'timm {version} is installed; the reference was written for timm 0.4.12')
@@ -237,9 +265,7 @@ def _import_reference(ref_root):
 def _build_networks(cfg, torch, timm, Generator, ProjectedDiscriminator):
     torch.manual_seed(0)  # every weight is overwritten, but keep the construction deterministic
     try:
-        G = Generator(z_dim=cfg['z_dim'], c_dim=cfg['c_dim'], img_resolution=cfg['resolution'],
-                      img_channels=cfg['img_channels'], ngf=cfg['ngf'], cond=int(cfg['c_dim'] > 0),
-                      synthesis_kwargs={'lite': cfg['cfg'] == 'fastgan_lite'})
+        G = Generator(cfg)
     except Exception as e:
         _die(f'the reference could not build the generator for {json.dumps(cfg)}: {type(e).__name__}: {e}')
 
@@ -257,7 +283,8 @@ def _build_networks(cfg, torch, timm, Generator, ProjectedDiscriminator):
         D = ProjectedDiscriminator(
             diffaug=True, interp224=cfg['resolution'] < 224,
             backbone_kwargs=dict(cout=cfg['cout'], expand=cfg['expand'], proj_type=cfg['proj_type'],
-                                 num_discs=cfg['num_discs'], separable=False, cond=int(cfg['c_dim'] > 0)),
+                                 num_discs=cfg['num_discs'], separable=cfg['cfg'] == 'stylegan2',
+                                 cond=int(cfg['c_dim'] > 0)),
             c_dim=cfg['c_dim'], img_resolution=cfg['resolution'], img_channels=cfg['img_channels'])
     except Exception as e:
         _die(f'the reference could not build the discriminator for {json.dumps(cfg)}: '

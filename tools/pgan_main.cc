@@ -101,6 +101,26 @@ int ExitCode(const absl::Status& status) {
   }
 }
 
+constexpr char kForwardBatchHelp[] =
+    "Images per forward pass (0: 1 for StyleGAN2, as the reference's scripts, "
+    "whose images it then reproduces bit for bit; 16 for FastGAN)";
+
+// --class, --noise-mode, --trunc and --trunc-cutoff, as the reference's
+// gen_images.py and gen_video.py name them.
+void AddSamplingFlags(CLI::App* cmd, pgan::tools::SamplingFlags* flags) {
+  cmd->add_option("--class", flags->class_index,
+                  "Class index for conditional networks");
+  cmd->add_option("--noise-mode", flags->noise_mode,
+                  "random, const (StyleGAN2's stored noise) or none; default: "
+                  "the reference's (const for StyleGAN2, random for FastGAN)");
+  cmd->add_option("--trunc", flags->truncation_psi,
+                  "Truncation psi (StyleGAN2: w pulled towards w_avg)")
+      ->capture_default_str();
+  cmd->add_option("--trunc-cutoff", flags->truncation_cutoff,
+                  "Truncate only the first N ws (0: all)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,12 +153,8 @@ int main(int argc, char** argv) {
                            "gen_images.py)");
   generate_cmd->add_option("--outdir", generate.outdir, "Output directory")
       ->required();
-  generate_cmd->add_option("--class", generate.class_index,
-                           "Class index for conditional networks");
-  generate_cmd->add_option("--batch", generate.batch, "Images per forward pass")
-      ->capture_default_str();
-  generate_cmd->add_option("--noise-mode", generate.noise_mode,
-                           "random (as the reference) or none")
+  AddSamplingFlags(generate_cmd, &generate.sampling);
+  generate_cmd->add_option("--batch", generate.batch, kForwardBatchHelp)
       ->capture_default_str();
   generate_cmd->add_option("--noise-seed", generate.noise_seed,
                            "Seed of the injected noise")
@@ -170,12 +186,8 @@ int main(int argc, char** argv) {
   video_cmd->add_option("--frames", video.frames, "Folder for PNG frames");
   video_cmd->add_option("--fps", video.fps, "Frames per second of the MP4")
       ->capture_default_str();
-  video_cmd->add_option("--class", video.class_index,
-                        "Class index for conditional networks");
-  video_cmd->add_option("--batch", video.batch, "Images per forward pass")
-      ->capture_default_str();
-  video_cmd->add_option("--noise-mode", video.noise_mode,
-                        "random (as the reference) or none")
+  AddSamplingFlags(video_cmd, &video.sampling);
+  video_cmd->add_option("--batch", video.batch, kForwardBatchHelp)
       ->capture_default_str();
   video_cmd->add_option("--noise-seed", video.noise_seed,
                         "Seed of the injected noise")
@@ -392,6 +404,7 @@ int main(int argc, char** argv) {
 
   absl::Status status;
   if (summary_cmd->parsed()) {
+    summary_config.ResolveCfgDefaults();
     summary.model = summary_config.model;
     status = pgan::tools::RunSummary(summary, std::cout);
   } else if (generate_cmd->parsed()) {

@@ -78,7 +78,8 @@ std::vector<int64_t> Sizes(const std::vector<torch::Tensor>& params) {
 absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
                                      trainer::ProcessGroup& process_group,
                                      std::ostream& out) {
-  const config::TrainingConfig& config = options.config;
+  config::TrainingConfig config = options.config;
+  config.ResolveCfgDefaults();
   const int world = process_group.world_size();
   if (options.iterations < 1 || options.warmup < 0) {
     return absl::InvalidArgumentError("--iters must be >= 1 and --warmup >= 0");

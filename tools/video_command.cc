@@ -49,10 +49,8 @@ absl::Status CheckOptions(const VideoCommandOptions& o) {
   if (o.fps < 1 || o.fps > 1000) {
     return absl::InvalidArgumentError("--fps: expected 1 to 1000");
   }
-  if (o.batch < 1) return absl::InvalidArgumentError("--batch: must be >= 1");
-  if (o.noise_mode != "random" && o.noise_mode != "none") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--noise-mode: expected random or none, got \"", o.noise_mode, "\""));
+  if (o.batch < 0) {
+    return absl::InvalidArgumentError("--batch: must be >= 1 (0: the default)");
   }
   if (o.output.empty() && o.frames.empty()) {
     return absl::InvalidArgumentError(
@@ -67,45 +65,30 @@ absl::Status CheckOptions(const VideoCommandOptions& o) {
   return absl::OkStatus();
 }
 
-// One latent path per cell through its keyframes' z, as gen_video.py
-// interpolates them: x = -K*wraps .. K*(wraps+1)-1, y the keyframes tiled.
-// (FastGAN's mapping is the identity, so its w are its z.)
-absl::StatusOr<std::vector<CubicSpline>> LatentPaths(
-    const std::vector<int64_t>& keyframe_seeds, int cells, int keyframes,
-    int z_dim) {
+// One path per cell through its keyframes' w, as gen_video.py interpolates
+// them: x = -K*wraps .. K*(wraps+1)-1, y the keyframes tiled. `w` holds the
+// keyframes cell-major, `dim` floats each (float32, as the reference's ws).
+absl::StatusOr<std::vector<CubicSpline>> LatentPaths(const torch::Tensor& w,
+                                                     int cells, int keyframes) {
+  const torch::Tensor rows = w.reshape({cells * keyframes, -1}).contiguous();
+  const int dim = static_cast<int>(rows.size(1));
+  const float* data = rows.data_ptr<float>();
   std::vector<CubicSpline> paths;
   const int n = keyframes * (2 * kWraps + 1);
   std::vector<double> x(n);
   for (int j = 0; j < n; ++j) x[j] = j - keyframes * kWraps;
   for (int cell = 0; cell < cells; ++cell) {
-    std::vector<std::vector<float>> z(keyframes);
-    for (int k = 0; k < keyframes; ++k) {
-      // float32, as the reference's .float() before G.mapping.
-      z[k] = NumpyRandomState(
-                 static_cast<uint32_t>(keyframe_seeds[cell * keyframes + k]))
-                 .Randn(z_dim);
-    }
     std::vector<double> y;
-    y.reserve(static_cast<size_t>(n) * z_dim);
+    y.reserve(static_cast<size_t>(n) * dim);
     for (int j = 0; j < n; ++j) {
-      const std::vector<float>& row = z[j % keyframes];
-      y.insert(y.end(), row.begin(), row.end());
+      const float* row =
+          data + static_cast<int64_t>(cell * keyframes + j % keyframes) * dim;
+      y.insert(y.end(), row, row + dim);
     }
-    ASSIGN_OR_RETURN(CubicSpline path,
-                     CubicSpline::Fit(x, std::move(y), z_dim));
+    ASSIGN_OR_RETURN(CubicSpline path, CubicSpline::Fit(x, std::move(y), dim));
     paths.push_back(std::move(path));
   }
   return paths;
-}
-
-absl::Status MakeDirectory(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("--frames ", dir, ": cannot create: ", ec.message()));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -141,19 +124,11 @@ absl::Status RunVideo(const VideoCommandOptions& o, std::ostream& out) {
   ASSIGN_OR_RETURN(trainer::Networks nets,
                    trainer::LoadNetworkFile(o.network, trainer::kPartGEma));
   const config::ModelConfig& config = nets.config;
-  if (config.conditional() != (o.class_index >= 0) ||
-      o.class_index >= config.c_dim) {
-    return absl::InvalidArgumentError(
-        config.conditional()
-            ? absl::StrCat("--class: this network is conditional on ",
-                           config.c_dim,
-                           " classes; give a class index from 0 "
-                           "to ",
-                           config.c_dim - 1)
-            : std::string("--class: this network is unconditional (c_dim 0)"));
-  }
-  ASSIGN_OR_RETURN(const std::vector<CubicSpline> paths,
-                   LatentPaths(keyframe_seeds, cells, keyframes, config.z_dim));
+  RETURN_IF_ERROR(CheckSamplingFlags(o.sampling, config));
+  const int batch = ForwardBatch(o.batch, config);
+  const int64_t count = static_cast<int64_t>(cells) * keyframes;
+  ASSIGN_OR_RETURN(const torch::Tensor labels,
+                   ClassLabels(config, o.sampling.class_index, count, device));
 
   const int res = config.resolution;
   std::unique_ptr<Mp4Writer> video;
@@ -162,7 +137,9 @@ absl::Status RunVideo(const VideoCommandOptions& o, std::ostream& out) {
         video, Mp4Writer::Open(
                    o.output, {o.grid_width * res, o.grid_height * res, o.fps}));
   }
-  if (!o.frames.empty()) RETURN_IF_ERROR(MakeDirectory(o.frames));
+  if (!o.frames.empty()) {
+    RETURN_IF_ERROR(MakeOutputDirectory("--frames", o.frames));
+  }
   const int64_t total = static_cast<int64_t>(keyframes) * o.w_frames;
   RETURN_IF_ERROR(
       trainer::CatchTorch("rendering the video", [&]() -> absl::Status {
@@ -170,27 +147,41 @@ absl::Status RunVideo(const VideoCommandOptions& o, std::ostream& out) {
         trainer::Generator g = nets.G_ema;
         g->to(device);
         g->eval();
-        g->set_noise_mode(o.noise_mode == "none" ? trainer::NoiseMode::kNone
-                                                 : trainer::NoiseMode::kRandom);
-        torch::Tensor labels;
-        if (config.conditional()) {
-          labels = torch::zeros({cells, config.c_dim});
-          labels.select(1, o.class_index).fill_(1);
-          labels = labels.to(device);
+        RETURN_IF_ERROR(ApplySamplingFlags(o.sampling, g));
+        // The keyframes' w: G.mapping of their z (float32, as the
+        // reference's .float()); FastGAN's mapping is the identity.
+        std::vector<float> z;
+        z.reserve(static_cast<size_t>(count) * config.z_dim);
+        for (int64_t seed : keyframe_seeds) {
+          const std::vector<float> row =
+              NumpyRandomState(static_cast<uint32_t>(seed)).Randn(config.z_dim);
+          z.insert(z.end(), row.begin(), row.end());
         }
-        std::vector<float> z(static_cast<size_t>(cells) * config.z_dim);
+        const torch::Tensor keys_w =
+            g->Map(torch::from_blob(z.data(), {count, config.z_dim},
+                                    torch::kFloat)
+                       .to(device),
+                   labels)
+                .to(torch::kCPU, torch::kFloat);
+        ASSIGN_OR_RETURN(const std::vector<CubicSpline> paths,
+                         LatentPaths(keys_w, cells, keyframes));
+        std::vector<int64_t> w_shape = keys_w.sizes().vec();
+        w_shape[0] = cells;
+        const int64_t dim = keys_w.numel() / count;
+        const torch::Tensor cell_labels =
+            labels.defined() ? labels.narrow(0, 0, cells) : torch::Tensor();
+        std::vector<float> w(static_cast<size_t>(cells) * dim);
         for (int64_t frame = 0; frame < total; ++frame) {
           const double t = static_cast<double>(frame) / o.w_frames;
           for (int cell = 0; cell < cells; ++cell) {
-            const std::vector<double> w = paths[cell](t);
-            std::copy(w.begin(), w.end(), z.begin() + cell * config.z_dim);
+            const std::vector<double> at = paths[cell](t);
+            std::copy(at.begin(), at.end(), w.begin() + cell * dim);
           }
-          const torch::Tensor all_z =
-              torch::from_blob(z.data(), {cells, config.z_dim}, torch::kFloat)
-                  .to(device);
+          const torch::Tensor all_w =
+              torch::from_blob(w.data(), w_shape, torch::kFloat).to(device);
           std::vector<torch::Tensor> images;
-          for (int begin = 0; begin < cells; begin += o.batch) {
-            const int n = std::min(o.batch, cells - begin);
+          for (int begin = 0; begin < cells; begin += batch) {
+            const int n = std::min(batch, cells - begin);
             std::vector<uint64_t> keys;
             for (int cell = begin; cell < begin + n; ++cell) {
               keys.push_back(
@@ -198,10 +189,11 @@ absl::Status RunVideo(const VideoCommandOptions& o, std::ostream& out) {
                                     static_cast<uint64_t>(cell)}));
             }
             trainer::SampleRandom noise(keys);
-            const torch::Tensor c =
-                labels.defined() ? labels.narrow(0, begin, n) : torch::Tensor();
+            const torch::Tensor c = cell_labels.defined()
+                                        ? cell_labels.narrow(0, begin, n)
+                                        : torch::Tensor();
             images.push_back(trainer::ToUint8Truncated(
-                g->forward(all_z.narrow(0, begin, n), c, &noise)));
+                g->Synthesize(all_w.narrow(0, begin, n), c, &noise)));
           }
           const Image tiled = trainer::TileUint8(
               torch::cat(images).to(torch::kCPU),

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/sampling_flags.h"
 
 namespace pgan::tools {
 
@@ -27,12 +28,13 @@ struct VideoCommandOptions {
   int grid_height = 1;
   int num_keyframes = 0;  // 0: seeds / (grid_width * grid_height).
   int w_frames = 120;     // Frames from one keyframe to the next.
-  int class_index = -1;   // Required for conditional networks.
   std::string output;     // .mp4 to write; empty: none.
   std::string frames;     // Folder for frame000000.png...; empty: none.
   int fps = 60;
-  int batch = 16;                     // Images per forward pass.
-  std::string noise_mode = "random";  // "random" (reference) or "none".
+  // --class, --noise-mode (default: the reference's, const for StyleGAN2),
+  // --trunc and --trunc-cutoff.
+  SamplingFlags sampling;
+  int batch = 0;  // Images per forward pass; 0: ForwardBatch's choice.
   uint64_t noise_seed = 0;  // Noise of (frame, cell) from (seed, frame, cell).
   std::string device = "auto";
 };

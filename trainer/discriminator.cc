@@ -4,6 +4,7 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
 
 #include <cmath>
 #include <map>
@@ -30,7 +31,33 @@ torch::nn::LeakyReLU LeakyRelu02() {
 
 }  // namespace
 
-DownBlockImpl::DownBlockImpl(int64_t in_planes, int64_t out_planes) {
+SeparableConv2dImpl::SeparableConv2dImpl(int64_t in_channels,
+                                         int64_t out_channels) {
+  depthwise = register_module(
+      "depthwise", SNConv2d(SNConvOptions(in_channels, in_channels, 3)
+                                .groups(in_channels)
+                                .padding(1)
+                                .bias(false)));
+  pointwise = register_module(
+      "pointwise",
+      SNConv2d(SNConvOptions(in_channels, out_channels, 1).bias(false)));
+}
+
+torch::Tensor SeparableConv2dImpl::forward(const torch::Tensor& x) {
+  return pointwise(depthwise(x));
+}
+
+DownBlockImpl::DownBlockImpl(int64_t in_planes, int64_t out_planes,
+                             bool separable) {
+  if (separable) {
+    main = register_module(
+        "main",
+        torch::nn::Sequential(
+            SeparableConv2d(in_planes, out_planes),
+            torch::nn::BatchNorm2d(out_planes), LeakyRelu02(),
+            torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(2))));
+    return;
+  }
   main = register_module(
       "main",
       torch::nn::Sequential(SNConv2d(SNConvOptions(in_planes, out_planes, 4)
@@ -45,7 +72,7 @@ torch::Tensor DownBlockImpl::forward(const torch::Tensor& x) {
 }
 
 SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
-                               bool conditional)
+                               bool conditional, bool separable)
     : conditional_(conditional) {
   // The reference's channel table; the entry of the start size is replaced
   // by the input width.
@@ -56,7 +83,7 @@ SingleDiscImpl::SingleDiscImpl(int64_t in_channels, int64_t start_size,
   nfc[start_size] = in_channels;
   torch::nn::Sequential layers;
   for (int64_t s = start_size; s > kEndSize; s /= 2) {
-    layers->push_back(DownBlock(nfc[s], nfc[s / 2]));
+    layers->push_back(DownBlock(nfc[s], nfc[s / 2], separable));
   }
   if (!conditional) {
     layers->push_back(SNConv2d(SNConvOptions(nfc[kEndSize], 1, 4).bias(false)));
@@ -94,7 +121,7 @@ MultiScaleDImpl::MultiScaleDImpl(const config::ModelConfig& config) {
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named;
   for (int k = 0; k < config.num_discs; ++k) {
     SingleDisc disc(geometry.channels[k], geometry.resolutions[k],
-                    config.conditional());
+                    config.conditional(), config.separable_discs());
     named.emplace_back(std::to_string(k), disc.ptr());
     discs_.push_back(disc);
   }

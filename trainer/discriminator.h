@@ -22,10 +22,23 @@
 
 namespace pgan::trainer {
 
-// SN conv 4x4 stride 2 (with bias), BatchNorm, LeakyReLU(0.2), as `main`.
+// The reference's SeparableConv2d: an SN depthwise 3x3 conv (padding 1) and
+// an SN pointwise 1x1 conv, both without bias.
+class SeparableConv2dImpl : public torch::nn::Module {
+ public:
+  SeparableConv2dImpl(int64_t in_channels, int64_t out_channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  SNConv2d depthwise{nullptr}, pointwise{nullptr};
+};
+TORCH_MODULE(SeparableConv2d);
+
+// As `main`: SN conv 4x4 stride 2 (with bias), BatchNorm, LeakyReLU(0.2);
+// or, `separable` (the reference's for StyleGAN2), SeparableConv2d,
+// BatchNorm, LeakyReLU(0.2), 2x2 average pooling.
 class DownBlockImpl : public torch::nn::Module {
  public:
-  DownBlockImpl(int64_t in_planes, int64_t out_planes);
+  DownBlockImpl(int64_t in_planes, int64_t out_planes, bool separable = false);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Sequential main{nullptr};
@@ -37,7 +50,8 @@ TORCH_MODULE(DownBlock);
 // discriminators end in a projection: sum_c(cls(h) * cmap(label)) / 8.
 class SingleDiscImpl : public torch::nn::Module {
  public:
-  SingleDiscImpl(int64_t in_channels, int64_t start_size, bool conditional);
+  SingleDiscImpl(int64_t in_channels, int64_t start_size, bool conditional,
+                 bool separable = false);
   // x: features; c: one-hot labels (conditional only). Returns [B, 1, h, w].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c);
 

@@ -133,22 +133,73 @@ torch::Tensor FastganSynthesisImpl::forward(const torch::Tensor& z,
 }
 
 GeneratorImpl::GeneratorImpl(const config::ModelConfig& config) : config_(config) {
-  synthesis = register_module("synthesis", FastganSynthesis(config));
+  if (!config.stylegan2()) {
+    synthesis = register_module("synthesis", FastganSynthesis(config));
+    return;
+  }
+  // Synthesis first, then mapping: the reference's construction order.
+  sg2::SynthesisOptions options;
+  options.w_dim = config.w_dim;
+  options.img_resolution = config.resolution;
+  options.img_channels = config.img_channels;
+  options.channel_base = config.cbase;
+  options.channel_max = config.cmax;
+  options.num_fp16_res = config.fp32 ? 0 : 4;
+  options.conv_clamp = config.fp32 ? std::nullopt : std::optional<double>(256);
+  sg2_synthesis = register_module("synthesis", sg2::SynthesisNetwork(options));
+  mapping = register_module(
+      "mapping",
+      sg2::MappingNetwork(config.z_dim, config.c_dim, config.w_dim,
+                          sg2_synthesis->num_ws(), config.map_depth));
+}
+
+torch::nn::Module& GeneratorImpl::synthesis_module() {
+  if (synthesis) return *synthesis;
+  return *sg2_synthesis;
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z,
                                      const torch::Tensor& c,
-                                     SampleRandom* noise) {
+                                     SampleRandom* noise, bool update_emas) {
+  return Synthesize(Map(z, c, update_emas), c, noise);
+}
+
+torch::Tensor GeneratorImpl::Map(const torch::Tensor& z, const torch::Tensor& c,
+                                 bool update_emas) {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == config_.z_dim,
               "latents must be [B, ", config_.z_dim, "], got ", z.sizes());
+  if (!stylegan2()) return z;
+  return mapping->forward(z, c, truncation_psi_, truncation_cutoff_,
+                          update_emas);
+}
+
+torch::Tensor GeneratorImpl::Synthesize(const torch::Tensor& w,
+                                        const torch::Tensor& c,
+                                        SampleRandom* noise) {
+  if (stylegan2()) {
+    return sg2_synthesis->forward(w, sg2::NoiseInput{noise_mode_, noise});
+  }
   ScopedNoiseSource scope(synthesis->noise_modules(), noise);
-  return synthesis->forward(z, c);
+  return synthesis->forward(w, c);
 }
 
 void GeneratorImpl::set_noise_mode(NoiseMode mode) {
+  TORCH_CHECK(mode != NoiseMode::kConst || stylegan2(),
+              "noise mode const needs a StyleGAN2 generator (FastGAN has no "
+              "stored noise)");
+  noise_mode_ = mode;
+  if (stylegan2()) return;
   for (NoiseInjection m : synthesis->noise_modules()) {
     m->set_enabled(mode == NoiseMode::kRandom);
   }
+}
+
+void GeneratorImpl::set_truncation(double psi, std::optional<int64_t> cutoff) {
+  TORCH_CHECK(psi == 1 || stylegan2(),
+              "truncation needs a StyleGAN2 generator (FastGAN has no mapping "
+              "network)");
+  truncation_psi_ = psi;
+  truncation_cutoff_ = cutoff;
 }
 
 }  // namespace pgan::trainer

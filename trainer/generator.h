@@ -1,22 +1,26 @@
-// The FastGAN generator of Projected GAN (reference:
-// pg_modules/networks_fastgan.py): z -> image with no output non-linearity.
-// Registered names equal the reference's state-dict keys (`synthesis.*`).
-// Not thread-safe: forwards in training mode update BatchNorm statistics and
-// spectral-norm vectors.
+// The generators of Projected GAN: FastGAN (reference:
+// pg_modules/networks_fastgan.py) and StyleGAN2 (networks_stylegan2.py, see
+// stylegan2.h), z -> image with no output non-linearity. Registered names
+// equal the reference's state-dict keys (`synthesis.*`, and `mapping.*` for
+// StyleGAN2). Not thread-safe: forwards in training mode update BatchNorm
+// statistics, spectral-norm vectors and StyleGAN2's w_avg.
 #ifndef PGAN_TRAINER_GENERATOR_H_
 #define PGAN_TRAINER_GENERATOR_H_
-
-#include <functional>
-#include <map>
-#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
+#include <map>
+#include <optional>
+#include <vector>
+
 #include "config/model_config.h"
 #include "trainer/layers.h"
+#include "trainer/noise_mode.h"
 #include "trainer/sample_random.h"
+#include "trainer/stylegan2.h"
 
 namespace pgan::trainer {
 
@@ -50,29 +54,48 @@ class FastganSynthesisImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FastganSynthesis);
 
-// How noise injection draws its noise.
-enum class NoiseMode {
-  kRandom,  // As the reference: fresh N(0, 1) every forward.
-  kNone,    // No noise (deterministic output); not in the reference.
-};
-
 class GeneratorImpl : public torch::nn::Module {
  public:
   explicit GeneratorImpl(const config::ModelConfig& config);
 
   // z: [B, z_dim]; c: [B, c_dim] one-hot (undefined when unconditional).
   // `noise`: per-sample noise streams (B of them), or null for the global
-  // generator, as the reference.
+  // generator, as the reference. `update_emas`: StyleGAN2's mapping network
+  // moves its w_avg towards this batch (the reference's D phase).
   torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& c = {},
-                        SampleRandom* noise = nullptr);
+                        SampleRandom* noise = nullptr,
+                        bool update_emas = false);
 
+  // The two halves of forward, as the reference's G.mapping and
+  // G.synthesis. Map: z -> w, which is z itself for FastGAN and
+  // [B, num_ws, w_dim] for StyleGAN2 (truncated as set_truncation says).
+  torch::Tensor Map(const torch::Tensor& z, const torch::Tensor& c = {},
+                    bool update_emas = false);
+  torch::Tensor Synthesize(const torch::Tensor& w, const torch::Tensor& c = {},
+                           SampleRandom* noise = nullptr);
+
+  // kConst needs StyleGAN2's stored noise; FastGAN refuses it.
   void set_noise_mode(NoiseMode mode);
+  NoiseMode noise_mode() const { return noise_mode_; }
+  // StyleGAN2's truncation trick (w pulled towards w_avg by psi on the
+  // first `cutoff` ws, all when absent); FastGAN has no mapping network and
+  // accepts only psi 1.
+  void set_truncation(double psi, std::optional<int64_t> cutoff = std::nullopt);
   const config::ModelConfig& config() const { return config_; }
+  bool stylegan2() const { return config_.stylegan2(); }
 
-  FastganSynthesis synthesis{nullptr};
+  // The module registered as "synthesis", whichever generator this is.
+  torch::nn::Module& synthesis_module();
+
+  FastganSynthesis synthesis{nullptr};           // FastGAN.
+  sg2::SynthesisNetwork sg2_synthesis{nullptr};  // StyleGAN2.
+  sg2::MappingNetwork mapping{nullptr};          // StyleGAN2.
 
  private:
   config::ModelConfig config_;
+  NoiseMode noise_mode_ = NoiseMode::kRandom;
+  double truncation_psi_ = 1;
+  std::optional<int64_t> truncation_cutoff_;
 };
 TORCH_MODULE(Generator);
 

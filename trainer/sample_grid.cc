@@ -123,6 +123,14 @@ absl::Status WriteFakesGrid(const std::string& path, Generator& g_ema,
       CatchTorch("rendering the sample grid", [&]() -> absl::Status {
         torch::NoGradGuard no_grad;
         const torch::Device device = g_ema->parameters().front().device();
+        // The reference renders its grids with noise_mode='const', which
+        // StyleGAN2 honours (FastGAN's noise is always drawn).
+        struct RestoreNoiseMode {
+          Generator& g;
+          NoiseMode mode;
+          ~RestoreNoiseMode() { g->set_noise_mode(mode); }
+        } restore{g_ema, g_ema->noise_mode()};
+        if (g_ema->stylegan2()) g_ema->set_noise_mode(NoiseMode::kConst);
         std::vector<torch::Tensor> parts;
         for (int64_t begin = 0; begin < count; begin += batch) {
           const int64_t n = std::min<int64_t>(batch, count - begin);

@@ -31,6 +31,53 @@ std::string WithCommas(int64_t n) {
   return out;
 }
 
+void SummarizeFastgan(const Networks& nets, ModelSummary* s) {
+  const config::ModelConfig& config = nets.config;
+  for (const auto& child : nets.G->synthesis->named_children()) {
+    SummaryRow row{absl::StrCat("G.synthesis.", child.key()),
+                   CountParameters(*child.value()),
+                   CountBuffers(*child.value()), ""};
+    const std::string& name = child.key();
+    const size_t underscore = name.find('_');
+    if (name == "init") {
+      row.output = Shape(GeneratorChannels(4, config.ngf), 4, 4);
+    } else if (name == "to_big") {
+      row.output =
+          Shape(config.img_channels, config.resolution, config.resolution);
+    } else if (name == "embed") {
+      row.output = absl::StrCat(config.z_dim);
+    } else if (underscore != std::string::npos) {
+      const int r = std::stoi(name.substr(underscore + 1));
+      row.output = r > config.resolution
+                       ? "(unused)"
+                       : Shape(GeneratorChannels(r, config.ngf), r, r);
+    }
+    s->rows.push_back(std::move(row));
+  }
+}
+
+// The mapping network, then the synthesis blocks b4 .. bR (each outputs
+// its features and the image so far, as the reference's summary shows).
+void SummarizeStylegan2(const Networks& nets, ModelSummary* s) {
+  const config::ModelConfig& config = nets.config;
+  const sg2::MappingNetwork& mapping = nets.G->mapping;
+  s->rows.push_back(
+      {"G.mapping", CountParameters(*mapping), CountBuffers(*mapping),
+       absl::StrCat(nets.G->sg2_synthesis->num_ws(), "x", config.w_dim)});
+  sg2::SynthesisOptions options;
+  options.channel_base = config.cbase;
+  options.channel_max = config.cmax;
+  for (const auto& child : nets.G->sg2_synthesis->named_children()) {
+    const int64_t r = std::stoi(child.key().substr(1));
+    s->rows.push_back(
+        {absl::StrCat("G.synthesis.", child.key()),
+         CountParameters(*child.value()), CountBuffers(*child.value()),
+         absl::StrCat(
+             Shape(sg2::SynthesisNetworkImpl::Channels(options, r), r, r), ", ",
+             Shape(config.img_channels, r, r))});
+  }
+}
+
 }  // namespace
 
 int64_t CountParameters(const torch::nn::Module& module) {
@@ -53,24 +100,10 @@ ModelSummary Summarize(const Networks& nets) {
   s.logits_per_image = LogitsPerImage(config);
 
   // Generator blocks, in forward order, with their output sizes.
-  for (const auto& child : nets.G->synthesis->named_children()) {
-    SummaryRow row{absl::StrCat("G.synthesis.", child.key()),
-                   CountParameters(*child.value()), CountBuffers(*child.value()),
-                   ""};
-    const std::string& name = child.key();
-    const size_t underscore = name.find('_');
-    if (name == "init") {
-      row.output = Shape(GeneratorChannels(4, config.ngf), 4, 4);
-    } else if (name == "to_big") {
-      row.output = Shape(config.img_channels, config.resolution, config.resolution);
-    } else if (name == "embed") {
-      row.output = absl::StrCat(config.z_dim);
-    } else if (underscore != std::string::npos) {
-      const int r = std::stoi(name.substr(underscore + 1));
-      row.output = r > config.resolution ? "(unused)"
-                                         : Shape(GeneratorChannels(r, config.ngf), r, r);
-    }
-    s.rows.push_back(std::move(row));
+  if (config.stylegan2()) {
+    SummarizeStylegan2(nets, &s);
+  } else {
+    SummarizeFastgan(nets, &s);
   }
   // Discriminator: trunk stages, projector, mini discriminators.
   const int input = config.interp224() ? 224 : config.resolution;
@@ -108,8 +141,13 @@ std::string FormatSummary(const ModelSummary& s, const config::ModelConfig& conf
                           bool feature_network_pretrained) {
   std::ostringstream out;
   out << "Projected GAN: cfg " << config.cfg << ", " << config.resolution << "x"
-      << config.resolution << ", z_dim " << config.z_dim << ", ngf "
-      << config.ngf << ", "
+      << config.resolution << ", z_dim " << config.z_dim
+      << (config.stylegan2()
+              ? absl::StrCat(", w_dim ", config.w_dim, ", cbase ", config.cbase,
+                             ", cmax ", config.cmax, ", map_depth ",
+                             config.map_depth, config.fp32 ? ", fp32" : "")
+              : absl::StrCat(", ngf ", config.ngf))
+      << ", "
       << (config.conditional() ? absl::StrCat(config.c_dim, " classes")
                                : std::string("unconditional"))
       << ", feature network " << config.feature_network

@@ -106,6 +106,9 @@ absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
     plan.progress = state.progress;
     plan.run_dir.clear();
   }
+  // The cfg's latent size and learning rates where they are not given, so
+  // that the run records its real values.
+  plan.config.ResolveCfgDefaults();
   RETURN_IF_ERROR(plan.config.Validate(world_size, surface));
   std::error_code ec;
   if (plan.config.model.resolution == 0 && fs::exists(plan.config.data, ec)) {

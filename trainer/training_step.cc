@@ -127,7 +127,9 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
       torch::NoGradGuard no_grad;
       const torch::Tensor z = Latents(iteration, idx, RandomPurpose::kDLatent);
       SampleRandom noise(Keys(options_.seed, iteration, idx, RandomPurpose::kDNoise));
-      fake = g->forward(z, c, &noise);
+      // update_emas: StyleGAN2's w_avg follows the D phase's w, as the
+      // reference's Dgen pass.
+      fake = g->forward(z, c, &noise, /*update_emas=*/true);
     }
     SampleRandom fake_random(
         Keys(options_.seed, iteration, idx, RandomPurpose::kDAugmentFake));

@@ -25,6 +25,11 @@ inline const nlohmann::json& SampleValues() {
       {"model.expand", false},
       {"model.proj_type", 1},
       {"model.num_discs", 2},
+      {"model.w_dim", 256},
+      {"model.cbase", 16384},
+      {"model.cmax", 256},
+      {"model.map_depth", 8},
+      {"model.fp32", true},
       {"data", "/data/shapes-64.zip"},
       {"cond", true},
       {"mirror", true},
@@ -76,7 +81,7 @@ inline const nlohmann::json& SampleValues() {
 // theirs by being absent.
 inline const nlohmann::json& BadValues() {
   static const auto* values = new nlohmann::json{
-      {"model.cfg", "stylegan2"},
+      {"model.cfg", "stylegan3"},
       {"model.resolution", 48},
       {"model.z_dim", 5000},
       {"model.ngf", 4},
@@ -84,6 +89,10 @@ inline const nlohmann::json& BadValues() {
       {"model.cout", 2048},
       {"model.proj_type", 3},
       {"model.num_discs", 5},
+      {"model.w_dim", 5000},
+      {"model.cbase", -1},
+      {"model.cmax", 5000},
+      {"model.map_depth", 17},
       {"desc", "../escape"},
       {"batch", 70000},
       {"batch_gpu", -1},

@@ -81,7 +81,8 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->mutable_model()->set_cfg("stylegan");
        }},
-      {"training.model.resolution: expected 0 (the dataset's) or a power of two",
+      {"training.model.resolution: expected 0 (the dataset's) or a power of "
+       "two",
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->mutable_model()->set_resolution(300);
        }},
@@ -99,8 +100,8 @@ TEST_F(JobSpecValidationTest, EachBadFieldIsNamed) {
        }},
       {"training.kimg: expected a number above 0",
        [](pgan::v1::JobSpec& s) { s.mutable_training()->set_kimg(-1); }},
-      {"training.glr: expected a number above 0",
-       [](pgan::v1::JobSpec& s) { s.mutable_training()->set_glr(0); }},
+      {"training.glr: expected 0 (the cfg's) or a number above 0",
+       [](pgan::v1::JobSpec& s) { s.mutable_training()->set_glr(-1e-4); }},
       {"training.seed: expected an integer below 2^32",
        [](pgan::v1::JobSpec& s) {
          s.mutable_training()->set_seed(uint64_t{1} << 40);

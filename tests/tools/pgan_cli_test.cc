@@ -52,6 +52,13 @@ TEST(PganCliTest, SummaryMatchesTheReferenceCounts) {
   EXPECT_EQ(lite["logits_per_image"], 64);
   const auto lite1 = SummaryJson("--cfg fastgan_lite --res 64 --feature-network tf_efficientnet_lite1");
   EXPECT_EQ(lite1["feature_network_params"], 3723520);
+  // The reference's train.py --cfg stylegan2 (z_dim 64, w_dim 128, cbase
+  // 32768, cmax 512, 2 mapping layers, separable discriminators), counted
+  // with its own modules.
+  const auto stylegan2 = SummaryJson("--cfg stylegan2 --res 256");
+  EXPECT_EQ(stylegan2["generator_params"], 24615586);
+  EXPECT_EQ(stylegan2["discriminator_trainable_params"], 696512);
+  EXPECT_EQ(stylegan2["logits_per_image"], 100);
 }
 
 TEST(PganCliTest, SummaryTableWarnsAboutRandomFeatures) {
@@ -117,6 +124,114 @@ TEST_F(PganNetworkTest, GenerateFromSeedsMatchesGEmaInProcess) {
               0)
         << names[i];
   }
+}
+
+// A small StyleGAN2 network file: generate takes the reference's default
+// noise (const) and truncation towards w_avg; video interpolates the mapped
+// (truncated) w as gen_video.py does.
+class PganStylegan2Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::ModelConfig config;
+    config.cfg = "stylegan2";
+    config.resolution = 32;
+    config.z_dim = 64;
+    config.w_dim = 32;
+    config.cbase = 512;
+    config.cmax = 32;
+    auto nets = trainer::BuildNetworks(config);
+    ASSERT_TRUE(nets.ok()) << nets.status();
+    nets_ = *nets;
+    torch::NoGradGuard no_grad;
+    nets_.G_ema->mapping->w_avg.normal_();
+    for (torch::Tensor& p : nets_.G_ema->parameters()) {
+      if (p.dim() == 0) p.fill_(0.3);  // noise_strength: make noise visible.
+    }
+    network_ = dir_.file("sg2.safetensors");
+    ASSERT_TRUE(trainer::SaveNetworkFile(network_, nets_).ok());
+  }
+
+  torch::Tensor Latents(const std::vector<uint32_t>& seeds) {
+    std::vector<float> z;
+    for (uint32_t seed : seeds) {
+      const auto row = NumpyRandomState(seed).Randn(64);
+      z.insert(z.end(), row.begin(), row.end());
+    }
+    return torch::from_blob(z.data(), {static_cast<int64_t>(seeds.size()), 64})
+        .clone();
+  }
+
+  TestDir dir_;
+  trainer::Networks nets_;
+  std::string network_;
+};
+
+TEST_F(PganStylegan2Test, GenerateTruncatesWithConstNoiseByDefault) {
+  const std::string out = dir_.file("gen");
+  const auto result = RunCommand(Pgan("generate --network " + network_ +
+                                      " --seeds 1,2 --trunc 0.5 --outdir " +
+                                      out + " --device cpu"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  torch::NoGradGuard no_grad;
+  trainer::Generator g = nets_.G_ema;
+  g->eval();
+  g->set_noise_mode(trainer::NoiseMode::kConst);
+  g->set_truncation(0.5);
+  const torch::Tensor truncated = trainer::ToUint8Truncated(g(Latents({1, 2})));
+  g->set_truncation(1);
+  const torch::Tensor plain = trainer::ToUint8Truncated(g(Latents({1, 2})));
+  const char* names[] = {"seed0001.png", "seed0002.png"};
+  for (int i = 0; i < 2; ++i) {
+    auto image = ReadImage(out + "/" + names[i]);
+    ASSERT_TRUE(image.ok()) << image.status();
+    const torch::Tensor hwc = truncated[i].permute({1, 2, 0}).contiguous();
+    ASSERT_EQ(image->pixels.size(), static_cast<size_t>(hwc.numel()));
+    EXPECT_EQ(std::memcmp(image->pixels.data(), hwc.data_ptr<uint8_t>(),
+                          image->pixels.size()),
+              0)
+        << names[i];
+  }
+  EXPECT_FALSE(torch::equal(truncated, plain)) << "--trunc changed nothing";
+}
+
+TEST_F(PganStylegan2Test, VideoKeyframesAreTheTruncatedWs) {
+  const std::string frames = dir_.file("frames");
+  const auto result = RunCommand(Pgan(
+      "video --network " + network_ +
+      " --seeds 3,4 --w-frames 2 --trunc 0.7 --device cpu --frames " + frames));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  torch::NoGradGuard no_grad;
+  trainer::Generator g = nets_.G_ema;
+  g->eval();
+  g->set_noise_mode(trainer::NoiseMode::kConst);
+  g->set_truncation(0.7);
+  const torch::Tensor ws = g->Map(Latents({3, 4}));
+  for (int keyframe = 0; keyframe < 2; ++keyframe) {
+    const Image expected = trainer::TileUint8(
+        trainer::ToUint8Truncated(g->Synthesize(ws.narrow(0, keyframe, 1))),
+        trainer::GridSize{1, 1});
+    auto image =
+        ReadImage(frames + absl::StrFormat("/frame%06d.png", keyframe * 2));
+    ASSERT_TRUE(image.ok()) << image.status();
+    EXPECT_TRUE(image->pixels == expected.pixels) << keyframe;
+  }
+}
+
+TEST_F(PganNetworkTest, TruncationAndConstNoiseNeedStylegan2) {
+  auto r =
+      RunCommand(Pgan("generate --network " + network_ +
+                      " --seeds 0 --trunc 0.7 --outdir " + dir_.file("o")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--trunc: this network is FastGAN"),
+            std::string::npos)
+      << r.output;
+  r = RunCommand(Pgan("video --network " + network_ +
+                      " --seeds 0 --noise-mode const --frames " +
+                      dir_.file("f")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--noise-mode const: this network is FastGAN"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST_F(PganNetworkTest, ScoreMatchesTheDiscriminatorInProcess) {

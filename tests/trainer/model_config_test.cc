@@ -1,8 +1,11 @@
-#include "trainer/model_geometry.h"
+#include "config/model_config.h"
+
+#include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include <gtest/gtest.h>
+#include "config/training_config.h"
+#include "trainer/model_geometry.h"
 
 namespace pgan::trainer {
 namespace {
@@ -26,14 +29,19 @@ TEST(ModelConfigTest, ValidateNamesTheBadField) {
     const char* field;
   };
   const Case cases[] = {
-      {[](config::ModelConfig& c) { c.cfg = "stylegan2"; }, "cfg"},
+      {[](config::ModelConfig& c) { c.cfg = "stylegan3"; }, "cfg"},
+      {[](config::ModelConfig& c) { c.z_dim = 0; }, "z_dim"},
+      {[](config::ModelConfig& c) { c.w_dim = 0; }, "w_dim"},
+      {[](config::ModelConfig& c) { c.cmax = 0; }, "cmax"},
+      {[](config::ModelConfig& c) { c.map_depth = 0; }, "map_depth"},
       {[](config::ModelConfig& c) { c.resolution = 48; }, "resolution"},
       {[](config::ModelConfig& c) { c.resolution = 16; }, "resolution"},
       {[](config::ModelConfig& c) { c.resolution = 2048; }, "resolution"},
       {[](config::ModelConfig& c) { c.ngf = 4; }, "ngf"},
       {[](config::ModelConfig& c) { c.img_channels = 1; }, "img_channels"},
       {[](config::ModelConfig& c) { c.c_dim = 1001; }, "c_dim"},
-      {[](config::ModelConfig& c) { c.feature_network = "resnet50"; }, "feature_network"},
+      {[](config::ModelConfig& c) { c.feature_network = "resnet50"; },
+       "feature_network"},
       {[](config::ModelConfig& c) { c.proj_type = 3; }, "proj_type"},
       {[](config::ModelConfig& c) { c.num_discs = 5; }, "num_discs"},
   };
@@ -68,6 +76,42 @@ TEST(ModelConfigTest, JsonRoundTripAndMissingKeys) {
   json = config.ToJson();
   json["resolution"] = 100;
   EXPECT_FALSE(config::ModelConfig::FromJson(json, "f").ok());
+}
+
+// Network files written before StyleGAN2 lack its fields: they are FastGAN
+// files, and the fields take their defaults. Older fields stay required.
+TEST(ModelConfigTest, FilesFromBeforeStylegan2StillLoad) {
+  nlohmann::json json = config::ModelConfig().ToJson();
+  for (const char* key : {"w_dim", "cbase", "cmax", "map_depth", "fp32"}) {
+    ASSERT_TRUE(json.contains(key)) << key;
+    json.erase(key);
+  }
+  auto parsed = config::ModelConfig::FromJson(json, "old.safetensors");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ToJson(), config::ModelConfig().ToJson());
+  json.erase("z_dim");
+  EXPECT_FALSE(config::ModelConfig::FromJson(json, "old.safetensors").ok());
+}
+
+// z_dim and the learning rates at 0 are the cfg's, as the reference's
+// train.py sets them; given values stay.
+TEST(ModelConfigTest, CfgDefaultsResolveAsTheReference) {
+  config::TrainingConfig fastgan;
+  EXPECT_EQ(fastgan.model.z_dim, 0);
+  fastgan.ResolveCfgDefaults();
+  EXPECT_EQ(fastgan.model.z_dim, 256);
+  EXPECT_DOUBLE_EQ(fastgan.glr, 2e-4);
+  EXPECT_DOUBLE_EQ(fastgan.dlr, 2e-4);
+  config::TrainingConfig stylegan2;
+  stylegan2.model.cfg = "stylegan2";
+  stylegan2.dlr = 1e-3;
+  stylegan2.ResolveCfgDefaults();
+  stylegan2.ResolveCfgDefaults();  // Idempotent.
+  EXPECT_EQ(stylegan2.model.z_dim, 64);
+  EXPECT_DOUBLE_EQ(stylegan2.glr, 2e-3);
+  EXPECT_DOUBLE_EQ(stylegan2.dlr, 1e-3);
+  EXPECT_TRUE(stylegan2.model.separable_discs());
+  EXPECT_FALSE(fastgan.model.separable_discs());
 }
 
 TEST(ModelConfigTest, LogitsPerImageFollowTheReferenceGeometry) {

@@ -88,8 +88,9 @@ TEST(SnapshotTest, SaveThenLoadRestoresNetworksOptimisersAndProgress) {
   config.model.ngf = 8;
   config.data = "d";
   config.outdir = "o";
+  config.ResolveCfgDefaults();
   auto nets = BuildNetworks(config.model);
-  ASSERT_TRUE(nets.ok());
+  ASSERT_TRUE(nets.ok()) << nets.status();
   Optimizers opt = MakeOptimizers(*nets, config);
   // Give every optimiser state a value.
   for (auto* adam : {opt.g.get(), opt.d.get()}) {
