@@ -264,12 +264,12 @@ def build_g(cfg):
                      synthesis_kwargs={'lite': cfg['cfg'] == 'fastgan_lite'})
 
 
-def build_d(cfg):
+def build_d(cfg, separable=False):
     _TRUNK['name'] = cfg['feature_network']
     try:
         return ProjectedDiscriminator(
             diffaug=True, interp224=cfg['resolution'] < 224,
-            backbone_kwargs=dict(cout=64, expand=True, proj_type=2, num_discs=4, separable=False,
+            backbone_kwargs=dict(cout=64, expand=True, proj_type=2, num_discs=4, separable=separable,
                                  cond=int(cfg['c_dim'] > 0)),
             c_dim=cfg['c_dim'], img_resolution=cfg['resolution'], img_channels=3)
     finally:

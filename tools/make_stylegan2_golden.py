@@ -99,15 +99,6 @@ def build_g(cfg):
                      fused_modconv_default='inference_only', **kwargs)
 
 
-def build_separable_d(cfg):
-    from pg_modules.discriminator import ProjectedDiscriminator
-    return ProjectedDiscriminator(
-        diffaug=True, interp224=cfg['resolution'] < 224,
-        backbone_kwargs=dict(cout=64, expand=True, proj_type=2, num_discs=4, separable=True,
-                             cond=int(cfg['c_dim'] > 0)),
-        c_dim=cfg['c_dim'], img_resolution=cfg['resolution'], img_channels=3)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', required=True)
@@ -160,7 +151,7 @@ def main():
     # d: the separable discriminator at 32 px (resized to 224), eval.
     cfg = mrg.config(cfg='stylegan2', res=32)
     cfg.update(z_dim=64, w_dim=128, cbase=32768, cmax=512, map_depth=2, fp32=False)
-    D = build_separable_d(cfg).eval()
+    D = mrg.build_d(cfg, separable=True).eval()
     networks['D_separable_32'] = {'type': 'D', 'config': cfg,
                                   'bn_var_scale': mrg.D_BN_VAR_SCALE,
                                   'state': mrg.fill(D, mrg.D_BN_VAR_SCALE)}
@@ -175,7 +166,7 @@ def main():
 
     # e: parameter counts of `train.py --cfg stylegan2` at 256 px.
     G = build_g(g_config(res=256, cbase=32768, cmax=512, w_dim=128))
-    D = build_separable_d(cfg | {'resolution': 256})
+    D = mrg.build_d(cfg | {'resolution': 256}, separable=True)
     counts = {'G_params': sum(p.numel() for p in G.parameters()),
               'G_buffers': sum(b.numel() for b in G.buffers()),
               'D_trainable_params': sum(p.numel() for p in D.discriminator.parameters())}

@@ -14,10 +14,6 @@ constexpr double kMappingLrMultiplier = 0.01;
 constexpr double kWAvgBeta = 0.998;
 const std::vector<double> kResampleTaps = {1, 3, 3, 1};
 
-torch::Tensor FloatOnDevice(const torch::Tensor& like) {
-  return torch::empty({0}, like.options().dtype(torch::kFloat32));
-}
-
 }  // namespace
 
 FullyConnectedLayerImpl::FullyConnectedLayerImpl(int64_t in_features,
@@ -128,7 +124,8 @@ torch::Tensor SynthesisLayerImpl::forward(const torch::Tensor& x,
   const torch::Tensor styles = affine(w);
   torch::Tensor noise;
   if (noise_input.mode == NoiseMode::kRandom) {
-    const auto options = FloatOnDevice(x).options();
+    // float32 noise whatever x is, as the reference's torch.randn.
+    const auto options = x.options().dtype(torch::kFloat32);
     noise =
         noise_input.source != nullptr
             ? noise_input.source->Normal({1, resolution_, resolution_}, options)
