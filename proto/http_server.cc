@@ -25,14 +25,34 @@ const char* Reason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 499:
+      return "Client Closed Request";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
     default:
       return "Status";
   }
@@ -40,14 +60,88 @@ const char* Reason(int status) {
 
 // The head is formatted here and written with the body: civetweb's own
 // mg_printf crashed in pgan-worker's server threads (seen under gdb).
-void Send(mg_connection* connection, const HttpResponse& response) {
-  const std::string head =
-      absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
-                   "\r\nContent-Type: ", response.content_type,
-                   "\r\nContent-Length: ", response.body.size(),
-                   "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
-  mg_write(connection, head.data(), head.size());
-  mg_write(connection, response.body.data(), response.body.size());
+std::string Head(int status, const std::string& content_type,
+                 int64_t content_length, const HttpHeaders& common,
+                 const HttpHeaders& headers) {
+  std::string head = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                                  "\r\nContent-Type: ", content_type, "\r\n");
+  if (content_length >= 0) {
+    absl::StrAppend(&head, "Content-Length: ", content_length, "\r\n");
+  }
+  bool cache_control = false;
+  for (const HttpHeaders* list : {&common, &headers}) {
+    for (const auto& [name, value] : *list) {
+      cache_control |= absl::EqualsIgnoreCase(name, "Cache-Control");
+      absl::StrAppend(&head, name, ": ", value, "\r\n");
+    }
+  }
+  if (!cache_control) absl::StrAppend(&head, "Cache-Control: no-store\r\n");
+  absl::StrAppend(&head, "Connection: close\r\n\r\n");
+  return head;
+}
+
+bool WriteAll(mg_connection* connection, absl::string_view data) {
+  while (!data.empty()) {
+    const int n = mg_write(connection, data.data(), data.size());
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+class Responder final : public HttpResponder {
+ public:
+  Responder(mg_connection* connection, const HttpHeaders* common, bool head)
+      : connection_(connection), common_(common), head_only_(head) {}
+
+  void Send(const HttpResponse& response) override {
+    if (begun_) return;
+    if (Begin(response.status, response.content_type, response.headers,
+              static_cast<int64_t>(response.body.size()))) {
+      Write(response.body);
+    }
+  }
+  bool Begin(int status, const std::string& content_type,
+             const HttpHeaders& headers, int64_t content_length) override {
+    if (begun_) return false;
+    begun_ = true;
+    status_ = status;
+    return alive_ = WriteAll(
+               connection_,
+               Head(status, content_type, content_length, *common_, headers));
+  }
+  bool Write(absl::string_view data) override {
+    if (!begun_ || !alive_) return false;
+    if (head_only_) return true;
+    return alive_ = WriteAll(connection_, data);
+  }
+  bool begun() const { return begun_; }
+  int status() const { return status_; }
+
+ private:
+  mg_connection* connection_;
+  const HttpHeaders* common_;
+  const bool head_only_;
+  bool begun_ = false;
+  bool alive_ = true;
+  int status_ = 0;
+};
+
+// %XX and (in queries) '+' decoded; malformed escapes stay as they are.
+std::string Decode(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    int value = 0;
+    if (text[i] == '%' && i + 2 < text.size() &&
+        absl::SimpleHexAtoi(text.substr(i + 1, 2), &value)) {
+      out.push_back(static_cast<char>(value));
+      i += 2;
+    } else {
+      out.push_back(text[i] == '+' ? ' ' : text[i]);
+    }
+  }
+  return out;
 }
 
 // A socket that closes itself.
@@ -114,8 +208,48 @@ HttpResponse HttpUnavailable(std::string reason) {
   return response;
 }
 
+std::optional<std::string> HttpRequest::Header(
+    const std::string& lower_name) const {
+  const auto it = headers.find(lower_name);
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> HttpRequest::QueryValues(
+    absl::string_view name) const {
+  std::vector<std::string> values;
+  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    const size_t equals = pair.find('=');
+    if (Decode(pair.substr(0, equals)) != name) continue;
+    values.push_back(equals == absl::string_view::npos
+                         ? std::string()
+                         : Decode(pair.substr(equals + 1)));
+  }
+  return values;
+}
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& listen, std::map<std::string, HttpHandler> handlers) {
+  auto router = [handlers = std::move(handlers)](const HttpRequest& request,
+                                                 HttpResponder& responder) {
+    HttpResponse response;
+    const auto handler = handlers.find(request.path);
+    if (handler == handlers.end()) {
+      response.status = 404;
+      response.body = absl::StrCat("no ", request.path, " here\n");
+    } else if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "GET only\n";
+    } else {
+      response = handler->second();
+    }
+    responder.Send(response);
+  };
+  return Start(listen, std::move(router), HttpServerOptions());
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const std::string& listen, HttpRouter router, HttpServerOptions options) {
   // civetweb reads what it cannot parse as an address as a bare port on
   // every interface: check the form first.
   std::string host;
@@ -128,25 +262,27 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         "\"", listen, "\": expected IP:PORT (0.0.0.0:9470, [::]:9470)"));
   }
   std::unique_ptr<HttpServer> server(new HttpServer());
-  server->handlers_ = std::move(handlers);
+  server->router_ = std::move(router);
+  server->options_ = std::move(options);
   // civetweb keeps a process-wide reference count of its users (the
   // prometheus-cpp exposer is another).
   mg_init_library(0);
-  const char* options[] = {"listening_ports",
-                           listen.c_str(),
-                           "num_threads",
-                           "4",
-                           "request_timeout_ms",
-                           "10000",
-                           "enable_keep_alive",
-                           "no",
-                           nullptr};
+  const std::string threads = std::to_string(server->options_.threads);
+  const char* civet_options[] = {"listening_ports",
+                                 listen.c_str(),
+                                 "num_threads",
+                                 threads.c_str(),
+                                 "request_timeout_ms",
+                                 "10000",
+                                 "enable_keep_alive",
+                                 "no",
+                                 nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   // civetweb logs why a start failed through this callback; keep it quiet
   // and report the address instead.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-  server->context_ = mg_start(&callbacks, server.get(), options);
+  server->context_ = mg_start(&callbacks, server.get(), civet_options);
   if (server->context_ == nullptr) {
     mg_exit_library();
     return absl::UnavailableError(
@@ -169,32 +305,75 @@ HttpServer::~HttpServer() {
 }
 
 int HttpServer::Dispatch(mg_connection* connection, void* self) {
-  const mg_request_info* request = mg_get_request_info(connection);
-  const auto& handlers = static_cast<HttpServer*>(self)->handlers_;
-  HttpResponse response;
-  const auto handler = handlers.find(request->local_uri);
-  if (handler == handlers.end()) {
-    response.status = 404;
-    response.body = absl::StrCat("no ", request->local_uri, " here\n");
-  } else if (std::strcmp(request->request_method, "GET") != 0 &&
-             std::strcmp(request->request_method, "HEAD") != 0) {
-    response.status = 405;
-    response.body = "GET only\n";
-  } else {
-    try {
-      response = handler->second();
-    } catch (const std::exception& e) {
-      response.status = 500;
-      response.body = absl::StrCat(e.what(), "\n");
+  const HttpServer& server = *static_cast<HttpServer*>(self);
+  const mg_request_info* info = mg_get_request_info(connection);
+  HttpRequest request;
+  request.method = info->request_method;
+  request.path = info->local_uri != nullptr ? info->local_uri : "/";
+  if (info->query_string != nullptr) request.query = info->query_string;
+  for (int i = 0; i < info->num_headers; ++i) {
+    request.headers[absl::AsciiStrToLower(info->http_headers[i].name)] =
+        info->http_headers[i].value;
+  }
+  Responder responder(connection, &server.options_.headers,
+                      request.method == "HEAD");
+  const int64_t limit = server.options_.max_body_bytes;
+  if (info->content_length > limit) {
+    HttpResponse response;
+    response.status = 413;
+    response.body = absl::StrCat("the request body is over the limit of ",
+                                 limit, " bytes\n");
+    responder.Send(response);
+    return 413;
+  }
+  // A body of unknown length (chunked) is read up to one byte over. The
+  // buffer is on the heap: civetweb's threads have small stacks (a build
+  // constant), and a process with LibTorch's static TLS (pgan-worker) has
+  // even less of them; 16 KiB here made its next request overflow.
+  if (limit > 0 && info->content_length != 0) {
+    std::string buffer(16384, '\0');
+    while (static_cast<int64_t>(request.body.size()) <= limit) {
+      const int n = mg_read(connection, buffer.data(), buffer.size());
+      if (n <= 0) break;
+      request.body.append(buffer.data(), static_cast<size_t>(n));
+    }
+    if (static_cast<int64_t>(request.body.size()) > limit) {
+      HttpResponse response;
+      response.status = 413;
+      response.body = absl::StrCat("the request body is over the limit of ",
+                                   limit, " bytes\n");
+      responder.Send(response);
+      return 413;
     }
   }
-  Send(connection, response);
-  return response.status;
+  try {
+    server.router_(request, responder);
+  } catch (const std::exception& e) {
+    HttpResponse response;
+    response.status = 500;
+    response.body = absl::StrCat(e.what(), "\n");
+    responder.Send(response);
+  }
+  if (!responder.begun()) {
+    HttpResponse response;
+    response.status = 500;
+    response.body = "no response\n";
+    responder.Send(response);
+  }
+  return responder.status();
 }
 
 absl::StatusOr<HttpResponse> HttpGet(const std::string& url,
                                      absl::Duration timeout) {
+  HttpClientRequest request;
+  request.url = url;
+  return HttpFetch(request, timeout);
+}
+
+absl::StatusOr<HttpResponse> HttpFetch(const HttpClientRequest& call,
+                                       absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
+  const std::string& url = call.url;
   constexpr absl::string_view kScheme = "http://";
   if (!absl::StartsWith(url, kScheme)) {
     return absl::InvalidArgumentError(
@@ -247,9 +426,16 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& url,
         absl::StrCat(url, ": connect: ", std::strerror(error)));
   }
 
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", authority,
-                   "\r\nConnection: close\r\n\r\n");
+  std::string request =
+      absl::StrCat(call.method, " ", path, " HTTP/1.0\r\nHost: ", authority,
+                   "\r\nConnection: close\r\n");
+  for (const auto& [name, value] : call.headers) {
+    absl::StrAppend(&request, name, ": ", value, "\r\n");
+  }
+  if (!call.body.empty() || call.method == "POST" || call.method == "PUT") {
+    absl::StrAppend(&request, "Content-Length: ", call.body.size(), "\r\n");
+  }
+  absl::StrAppend(&request, "\r\n", call.body);
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = send(fd.get(), request.data() + sent,
                            request.size() - sent, MSG_NOSIGNAL);
@@ -264,11 +450,50 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& url,
     }
   }
   std::string raw;
+  HttpResponse response;
+  size_t header_end = std::string::npos;
+  // The head, once it has all come.
+  const auto parse_head = [&]() -> absl::Status {
+    std::vector<std::string> status_line =
+        absl::StrSplit(raw.substr(0, raw.find("\r\n")), ' ');
+    if (status_line.size() < 2 || !absl::StartsWith(status_line[0], "HTTP/") ||
+        !absl::SimpleAtoi(status_line[1], &response.status)) {
+      return absl::UnavailableError(
+          absl::StrCat(url, ": the answer is not HTTP"));
+    }
+    response.content_type.clear();
+    bool first = true;
+    for (absl::string_view line :
+         absl::StrSplit(raw.substr(0, header_end), "\r\n")) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      const size_t colon = line.find(':');
+      if (colon == absl::string_view::npos) continue;
+      std::string name = absl::AsciiStrToLower(line.substr(0, colon));
+      std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+      if (name == "content-type") response.content_type = value;
+      response.headers.emplace_back(std::move(name), std::move(value));
+    }
+    raw.erase(0, header_end + 4);
+    return absl::OkStatus();
+  };
   char buffer[8192];
   while (true) {
     const ssize_t n = recv(fd.get(), buffer, sizeof(buffer), 0);
     if (n > 0) {
       raw.append(buffer, static_cast<size_t>(n));
+      if (header_end == std::string::npos) {
+        header_end = raw.find("\r\n\r\n");
+        if (header_end == std::string::npos) continue;
+        if (absl::Status head = parse_head(); !head.ok()) return head;
+      }
+      if (call.on_body && !raw.empty()) {
+        const bool more = call.on_body(raw);
+        raw.clear();
+        if (!more) return response;
+      }
     } else if (n == 0) {
       break;
     } else if (errno != EAGAIN && errno != EINTR) {
@@ -279,27 +504,11 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& url,
       return ready;
     }
   }
-
-  const size_t header_end = raw.find("\r\n\r\n");
-  std::vector<std::string> status_line =
-      absl::StrSplit(raw.substr(0, raw.find("\r\n")), ' ');
-  HttpResponse response;
-  if (header_end == std::string::npos || status_line.size() < 2 ||
-      !absl::StartsWith(status_line[0], "HTTP/") ||
-      !absl::SimpleAtoi(status_line[1], &response.status)) {
+  if (header_end == std::string::npos) {
     return absl::UnavailableError(
         absl::StrCat(url, ": the answer is not HTTP"));
   }
-  response.content_type.clear();
-  for (absl::string_view line :
-       absl::StrSplit(raw.substr(0, header_end), "\r\n")) {
-    constexpr absl::string_view kType = "content-type:";
-    if (absl::StartsWithIgnoreCase(line, kType)) {
-      response.content_type =
-          std::string(absl::StripAsciiWhitespace(line.substr(kType.size())));
-    }
-  }
-  response.body = raw.substr(header_end + 4);
+  response.body = std::move(raw);
   return response;
 }
 

@@ -172,6 +172,23 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::FromText(
   return result;
 }
 
+absl::Status CheckJobApiCaller(const Principal& principal) {
+  if (principal.role == Principal::Role::kWorker) {
+    return absl::PermissionDeniedError("a worker token cannot use the job API");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Principal> TokenAuthenticator::AuthenticateHeader(
+    std::optional<absl::string_view> authorization_header) const {
+  if (!authorization_header.has_value()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send \"authorization: Bearer <token>\" (pgan: "
+        "--token or PGAN_TOKEN)");
+  }
+  return Authenticate(*authorization_header);
+}
+
 absl::StatusOr<Principal> TokenAuthenticator::Authenticate(
     absl::string_view authorization_header) const {
   absl::string_view header = authorization_header;

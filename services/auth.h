@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ absl::string_view RoleName(Principal::Role role);
 // `owner`: admins see every job, users their own, workers none.
 bool CanSeeJob(const Principal& principal, const std::string& owner);
 
+// Users and admins may use the job API (gRPC or HTTP); a worker token is
+// PERMISSION_DENIED.
+absl::Status CheckJobApiCaller(const Principal& principal);
+
 class TokenAuthenticator {
  public:
   // Reads and parses the token file at `path` (format above). Errors:
@@ -69,6 +74,10 @@ class TokenAuthenticator {
   // compared with every known one in constant time.
   absl::StatusOr<Principal> Authenticate(
       absl::string_view authorization_header) const;
+  // nullopt: the request carried no authorization header at all
+  // (UNAUTHENTICATED, saying how to send one).
+  absl::StatusOr<Principal> AuthenticateHeader(
+      std::optional<absl::string_view> authorization_header) const;
 
   // The principals in file order.
   std::vector<Principal> principals() const;

@@ -41,6 +41,13 @@ absl::Status CoordinatorConfig::Validate() const {
   if (max_rpc_threads < 4 || max_rpc_threads > 4096) {
     return absl::InvalidArgumentError("--max-rpc-threads: expected 4 to 4096");
   }
+  if (web_max_streams < 1 || web_max_streams > 4096) {
+    return absl::InvalidArgumentError("--web-max-streams: expected 1 to 4096");
+  }
+  if (!web_root.empty() && web_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--web-root needs --web-listen (the console is served there)");
+  }
   if (!tls_client_ca.empty() && tls_cert.empty()) {
     return absl::InvalidArgumentError(
         "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
@@ -80,6 +87,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<Coordinator> c(new Coordinator);
   ASSIGN_OR_RETURN(c->store_, StateStore::Open(config.state_path));
+  c->feed_ = std::make_unique<ChangeFeed>();
+  c->store_->set_feed(c->feed_.get());
   ASSIGN_OR_RETURN(TokenAuthenticator auth,
                    TokenAuthenticator::FromFile(config.tokens_path));
   c->auth_ = std::make_unique<TokenAuthenticator>(std::move(auth));
@@ -154,6 +163,38 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     c->http_ = std::move(*http);
     c->metrics_port_ = c->http_->port();
   }
+  if (!config.web_listen.empty()) {
+    ASSIGN_OR_RETURN(WebAssets assets, WebAssets::Load(config.web_root));
+    c->web_jobs_ =
+        std::make_unique<JobApi>(c->store_.get(), roots, c->scheduler_.get());
+    WebApiOptions web;
+    web.max_streams = config.web_max_streams;
+    c->web_api_ =
+        std::make_unique<WebApi>(c->web_jobs_.get(), c->auth_.get(),
+                                 c->feed_.get(), std::move(assets), web);
+    rpc::HttpServerOptions http;
+    // Every open console holds a thread with its event stream; the rest
+    // serve requests.
+    http.threads = config.web_max_streams + 16;
+    http.max_body_bytes = kMaxRequestBytes;
+    http.headers = WebApi::SecurityHeaders();
+    WebApi* api = c->web_api_.get();
+    absl::StatusOr<std::unique_ptr<rpc::HttpServer>> server =
+        rpc::HttpServer::Start(
+            config.web_listen,
+            [api](const rpc::HttpRequest& request,
+                  rpc::HttpResponder& responder) {
+              api->Handle(request, responder);
+            },
+            std::move(http));
+    if (!server.ok()) {
+      return absl::Status(
+          server.status().code(),
+          absl::StrCat("--web-listen: ", server.status().message()));
+    }
+    c->web_http_ = std::move(*server);
+    c->web_port_ = c->web_http_->port();
+  }
   c->clock_ = std::thread([raw] {
     std::unique_lock<std::mutex> lock(raw->mu_);
     while (!raw->stopping_) {
@@ -173,6 +214,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
 }
 
 Coordinator::~Coordinator() {
+  // Event streams end first: the web server waits for its handlers.
+  if (feed_ != nullptr) feed_->Close();
+  web_http_.reset();
   http_.reset();
   Shutdown();
   // The async calls end once the server has: those parked in the
@@ -217,6 +261,7 @@ rpc::HttpResponse Coordinator::Readiness() const {
 
 void Coordinator::Shutdown() {
   serving_ = false;
+  if (feed_ != nullptr) feed_->Close();
   // In-flight calls (a rendezvous may wait long) are cancelled after 1 s.
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +

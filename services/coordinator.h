@@ -18,12 +18,14 @@
 #include "absl/status/statusor.h"
 #include "proto/http_server.h"
 #include "services/auth.h"
+#include "services/change_feed.h"
 #include "services/completion_loop.h"
 #include "services/job_service.h"
 #include "services/job_spec_validation.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
 #include "services/state_store.h"
+#include "services/web_api.h"
 #include "services/worker_service.h"
 
 namespace pgan::services {
@@ -53,6 +55,12 @@ struct CoordinatorConfig {
   // /readyz (readiness: serving, and the state database answers); empty:
   // none.
   std::string metrics_listen;
+  // host:port of the HTTP/JSON API and the web console (port 0: any free
+  // one; empty: none), the console's built files (empty: the API alone),
+  // and how many event streams may be open at once.
+  std::string web_listen;
+  std::string web_root;
+  int web_max_streams = 200;
   // TLS: PEM files of this server's certificate chain and key (both or
   // neither; plain text without). With tls_client_ca as well, worker RPCs
   // need a client certificate signed by that CA (mutual TLS); users
@@ -75,6 +83,8 @@ class Coordinator {
   int port() const { return port_; }
   // The /metrics, /healthz and /readyz port, 0 without one.
   int metrics_port() const { return metrics_port_; }
+  // The web API's and console's port, 0 without one.
+  int web_port() const { return web_port_; }
   // Blocks until Shutdown() (from another thread or a signal handler's
   // thread).
   void Wait();
@@ -85,6 +95,8 @@ class Coordinator {
   rpc::HttpResponse Liveness() const;
   rpc::HttpResponse Readiness() const;
 
+  // Before the store, which publishes into it.
+  std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<Scheduler> scheduler_;
@@ -103,9 +115,13 @@ class Coordinator {
   // and when the clock last ticked.
   std::atomic<bool> serving_{false};
   std::atomic<int64_t> clock_unix_ms_{0};
-  // Last: its handlers use the members above.
+  std::unique_ptr<JobApi> web_jobs_;
+  std::unique_ptr<WebApi> web_api_;
+  // Last: their handlers use the members above.
   std::unique_ptr<rpc::HttpServer> http_;
   int metrics_port_ = 0;
+  std::unique_ptr<rpc::HttpServer> web_http_;
+  int web_port_ = 0;
 };
 
 }  // namespace pgan::services

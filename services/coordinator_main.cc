@@ -53,6 +53,19 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", config.metrics_listen,
                  "host:port of the Prometheus /metrics endpoint (empty: none)")
       ->capture_default_str();
+  app.add_option("--web-listen", config.web_listen,
+                 "host:port of the HTTP/JSON API and the web console (port 0: "
+                 "any free one; empty: none)");
+  app.add_option("--web-root", config.web_root,
+                 "Directory of the web console's built files (tools/dev.sh "
+                 "web); without it, the API alone");
+  app.add_option("--web-max-streams", config.web_max_streams,
+                 "Open consoles (event streams) at once; more are told to "
+                 "retry")
+      ->capture_default_str();
+  std::string web_port_file;
+  app.add_option("--web-port-file", web_port_file,
+                 "Write the web port to this file");
   app.add_option("--port-file", port_file,
                  "Write the port served on to this file");
   app.add_option("--tls-cert", config.tls_cert,
@@ -94,9 +107,20 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (!web_port_file.empty()) {
+    const absl::Status written = pgan::WriteFileAtomically(
+        web_port_file, std::to_string((*coordinator)->web_port()) + "\n");
+    if (!written.ok()) {
+      std::cerr << "pgan-coordinator: " << written.message() << "\n";
+      return 1;
+    }
+  }
   std::cout << "pgan-coordinator: serving on port " << (*coordinator)->port();
   if ((*coordinator)->metrics_port() != 0) {
     std::cout << ", /metrics on port " << (*coordinator)->metrics_port();
+  }
+  if ((*coordinator)->web_port() != 0) {
+    std::cout << ", the web console on port " << (*coordinator)->web_port();
   }
   std::cout << std::endl;
   std::thread stopper([&] {

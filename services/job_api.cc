@@ -69,41 +69,6 @@ std::optional<int64_t> SampleGridKimg(const std::string& name) {
   return kimg;
 }
 
-struct SampleGrid {
-  std::string path;  // Resolved, under an output root.
-  int64_t kimg = 0;
-  fs::file_time_type written;
-};
-
-// The newest sample grid in `dirs` (highest kimg, then last written: a
-// fresh restart writes a new fakes_init.png). Entries that resolve outside
-// `roots` (links out of them) are skipped. Never throws.
-std::optional<SampleGrid> NewestSampleGrid(
-    const std::vector<std::string>& dirs,
-    const std::vector<std::string>& roots) {
-  std::optional<SampleGrid> newest;
-  for (const std::string& dir : dirs) {
-    std::error_code error;
-    for (fs::directory_iterator it(dir, error), end; !error && it != end;
-         it.increment(error)) {
-      const std::optional<int64_t> kimg =
-          SampleGridKimg(it->path().filename().string());
-      if (!kimg.has_value()) continue;
-      absl::StatusOr<std::string> path =
-          ConfinePath("sample grid", it->path().string(), roots);
-      std::error_code file_error;
-      if (!path.ok() || !fs::is_regular_file(*path, file_error)) continue;
-      const fs::file_time_type written = fs::last_write_time(*path, file_error);
-      if (file_error) continue;
-      if (!newest.has_value() || *kimg > newest->kimg ||
-          (*kimg == newest->kimg && written > newest->written)) {
-        newest = SampleGrid{*path, *kimg, written};
-      }
-    }
-  }
-  return newest;
-}
-
 }  // namespace
 
 JobApi::JobApi(StateStore* store, PathRoots roots, Scheduler* scheduler)
@@ -334,73 +299,168 @@ absl::Status JobApi::Download(const Principal& caller,
     chunk.set_data(buffer.data(), static_cast<size_t>(n));
     chunk.set_offset(offset);
     chunk.set_total_size(total);
+    if (offset == 0) chunk.set_file_name(fs::path(*path).filename().string());
     if (!write(chunk)) break;
     offset += n;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<pgan::v1::Samples> JobApi::GetSamples(
-    const Principal& caller, const pgan::v1::GetSamplesRequest& request) {
-  pgan::v1::Samples response;
-  absl::StatusOr<pgan::v1::Job> job =
-      VisibleJob(caller, "job_id", request.job_id());
-  if (!job.ok()) return job.status();
-  absl::StatusOr<std::vector<pgan::v1::Snapshot>> snapshots =
-      store_->Snapshots(job->id());
-  if (!snapshots.ok()) return snapshots.status();
+absl::StatusOr<std::map<std::string, JobApi::SampleFile>> JobApi::SampleFiles(
+    const pgan::v1::Job& job) {
+  ASSIGN_OR_RETURN(std::vector<pgan::v1::Snapshot> snapshots,
+                   store_->Snapshots(job.id()));
   // The assigned run dir, the trainer's run dirs in it (it creates
   // NNNNN-<description>/ under its outdir) and the directories of the
   // snapshots workers reported; each resolved under the output roots.
   std::vector<std::string> candidates;
   std::error_code error;
-  const std::string run_dir = fs::absolute(scheduler_->RunDir(*job), error);
+  const std::string run_dir = fs::absolute(scheduler_->RunDir(job), error);
   candidates.push_back(run_dir);
   for (fs::directory_iterator it(run_dir, error), end; !error && it != end;
        it.increment(error)) {
     std::error_code type_error;
     if (it->is_directory(type_error)) candidates.push_back(it->path());
   }
-  for (const pgan::v1::Snapshot& s : *snapshots) {
+  for (const pgan::v1::Snapshot& s : snapshots) {
     candidates.push_back(fs::path(s.path()).parent_path());
   }
   std::set<std::string> seen;
-  std::vector<std::string> dirs;
-  for (const std::string& dir : candidates) {
-    absl::StatusOr<std::string> confined =
-        ConfinePath("run dir", dir, roots_.output);
-    if (confined.ok() && seen.insert(*confined).second) {
-      dirs.push_back(*confined);
+  std::map<std::string, SampleFile> files;
+  std::map<std::string, fs::file_time_type> written;
+  for (const std::string& candidate : candidates) {
+    absl::StatusOr<std::string> dir =
+        ConfinePath("run dir", candidate, roots_.output);
+    if (!dir.ok() || !seen.insert(*dir).second) continue;
+    for (fs::directory_iterator it(*dir, error), end; !error && it != end;
+         it.increment(error)) {
+      const std::string name = it->path().filename().string();
+      const std::optional<int64_t> kimg = SampleGridKimg(name);
+      if (!kimg.has_value()) continue;
+      // Entries that resolve outside the roots (links out) are skipped.
+      absl::StatusOr<std::string> path =
+          ConfinePath("sample grid", it->path().string(), roots_.output);
+      std::error_code file_error;
+      if (!path.ok() || !fs::is_regular_file(*path, file_error)) continue;
+      const fs::file_time_type time = fs::last_write_time(*path, file_error);
+      const uintmax_t size = fs::file_size(*path, file_error);
+      if (file_error) continue;
+      // A name written again (fakes_init.png after a restart): the last.
+      auto [at, inserted] = written.emplace(name, time);
+      if (!inserted && time <= at->second) continue;
+      at->second = time;
+      SampleFile& file = files[name];
+      file.path = *path;
+      file.grid.set_name(name);
+      file.grid.set_kimg(static_cast<double>(*kimg));
+      file.grid.set_size_bytes(static_cast<int64_t>(size));
+      // file_time_type's clock has no fixed epoch in C++17: go through now.
+      const auto since_epoch = (time - fs::file_time_type::clock::now() +
+                                std::chrono::system_clock::now())
+                                   .time_since_epoch();
+      *file.grid.mutable_written() = TimeUtil::NanosecondsToTimestamp(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch)
+              .count());
     }
   }
-  const std::optional<SampleGrid> grid = NewestSampleGrid(dirs, roots_.output);
-  if (!grid.has_value()) {
+  return files;
+}
+
+absl::StatusOr<pgan::v1::ListSamplesResponse> JobApi::ListSamples(
+    const Principal& caller, const pgan::v1::ListSamplesRequest& request) {
+  ASSIGN_OR_RETURN(pgan::v1::Job job,
+                   VisibleJob(caller, "job_id", request.job_id()));
+  ASSIGN_OR_RETURN(auto files, SampleFiles(job));
+  pgan::v1::ListSamplesResponse response;
+  for (auto& [name, file] : files) *response.add_grids() = file.grid;
+  std::stable_sort(
+      response.mutable_grids()->begin(), response.mutable_grids()->end(),
+      [](const pgan::v1::SampleGrid& a, const pgan::v1::SampleGrid& b) {
+        // At one kimg (fakes_init.png and a first snapshot's
+        // grid below 1 kimg), the order they were written.
+        if (a.kimg() != b.kimg()) return a.kimg() < b.kimg();
+        return a.written() < b.written();
+      });
+  return response;
+}
+
+absl::StatusOr<JobApi::SampleFile> JobApi::FindSample(
+    const Principal& caller, const pgan::v1::GetSamplesRequest& request) {
+  ASSIGN_OR_RETURN(pgan::v1::Job job,
+                   VisibleJob(caller, "job_id", request.job_id()));
+  if (!request.name().empty() && !SampleGridKimg(request.name())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: expected fakes_init.png or fakesNNNNNN.png, got \"",
+                     request.name().substr(0, 64), "\""));
+  }
+  ASSIGN_OR_RETURN(auto files, SampleFiles(job));
+  if (!request.name().empty()) {
+    const auto found = files.find(request.name());
+    if (found == files.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "job ", job.id(), " has no sample grid ", request.name()));
+    }
+    return found->second;
+  }
+  // The newest: highest kimg, then last written (a fresh restart writes a
+  // new fakes_init.png).
+  const SampleFile* newest = nullptr;
+  for (const auto& [name, file] : files) {
+    if (newest == nullptr || file.grid.kimg() > newest->grid.kimg() ||
+        (file.grid.kimg() == newest->grid.kimg() &&
+         file.grid.written() > newest->grid.written())) {
+      newest = &file;
+    }
+  }
+  if (newest == nullptr) {
     return absl::NotFoundError(absl::StrCat(
-        "job ", job->id(), " has no sample grid yet (its trainer writes ",
+        "job ", job.id(), " has no sample grid yet (its trainer writes ",
         "fakes_init.png when it starts, then one per snapshot)"));
   }
-  std::ifstream file(grid->path, std::ios::binary | std::ios::ate);
+  return *newest;
+}
+
+absl::StatusOr<pgan::v1::Samples> JobApi::GetSamples(
+    const Principal& caller, const pgan::v1::GetSamplesRequest& request) {
+  ASSIGN_OR_RETURN(SampleFile grid, FindSample(caller, request));
+  std::ifstream file(grid.path, std::ios::binary | std::ios::ate);
   const std::streamoff size =
       file ? static_cast<std::streamoff>(file.tellg()) : std::streamoff{-1};
   if (size < 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "cannot read the sample grid of job ", job->id(), ": ", grid->path));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the sample grid of job ", request.job_id(),
+                     ": ", grid.path));
   }
-  // The png and the message's few other bytes within the 4 MiB limit.
+  // The png and the message's few other bytes (kimg, a name of at most
+  // 20) within the 4 MiB limit.
   if (size > kMaxRequestBytes - 64) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the sample grid of job %s at %d kimg is %.1f MiB, over the 4 MiB "
         "message limit; read it from the run directory: %s",
-        job->id(), grid->kimg, size / 1048576.0, grid->path));
+        request.job_id(), static_cast<int64_t>(grid.grid.kimg()),
+        size / 1048576.0, grid.path));
   }
   std::string png(static_cast<size_t>(size), '\0');
   file.seekg(0);
   if (!file.read(png.data(), size)) {
     return absl::DataLossError(absl::StrCat("reading the sample grid of job ",
-                                            job->id(), ": ", grid->path));
+                                            request.job_id(), ": ", grid.path));
   }
+  pgan::v1::Samples response;
   response.set_png(std::move(png));
-  response.set_kimg(static_cast<double>(grid->kimg));
+  response.set_kimg(grid.grid.kimg());
+  response.set_name(grid.grid.name());
+  return response;
+}
+
+absl::StatusOr<pgan::v1::ListJobHistoryResponse> JobApi::ListJobHistory(
+    const Principal& caller, const pgan::v1::ListJobHistoryRequest& request) {
+  ASSIGN_OR_RETURN(pgan::v1::Job job,
+                   VisibleJob(caller, "job_id", request.job_id()));
+  ASSIGN_OR_RETURN(std::vector<pgan::v1::JobTransition> history,
+                   store_->History(job.id()));
+  pgan::v1::ListJobHistoryResponse response;
+  for (auto& t : history) *response.add_transitions() = std::move(t);
   return response;
 }
 

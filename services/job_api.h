@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -81,11 +82,26 @@ class JobApi {
                         const pgan::v1::DownloadSnapshotRequest& r,
                         const Writer<pgan::v1::DataChunk>& write,
                         const Cancelled& cancelled);
-  // The newest fakes*.png of the job's run directories (its assigned run
-  // dir, the trainer's run dirs inside it, and the directories of its
-  // recorded snapshots), only from under the output roots.
+  // The sample grids (fakes_init.png, fakesNNNNNN.png) of the job's run
+  // directories (its assigned run dir, the trainer's run dirs inside it, and
+  // the directories of its recorded snapshots), only from under the output
+  // roots; by kimg.
+  absl::StatusOr<pgan::v1::ListSamplesResponse> ListSamples(
+      const Principal& caller, const pgan::v1::ListSamplesRequest& r);
+  // One of them (by name; the newest when none is named) within the 4 MiB
+  // message limit.
   absl::StatusOr<pgan::v1::Samples> GetSamples(
       const Principal& caller, const pgan::v1::GetSamplesRequest& r);
+  // The file of that grid, for front ends that send it on as it is.
+  struct SampleFile {
+    std::string path;  // Resolved, under an output root.
+    pgan::v1::SampleGrid grid;
+  };
+  absl::StatusOr<SampleFile> FindSample(const Principal& caller,
+                                        const pgan::v1::GetSamplesRequest& r);
+  // The job's state changes with their reasons (restarts and why).
+  absl::StatusOr<pgan::v1::ListJobHistoryResponse> ListJobHistory(
+      const Principal& caller, const pgan::v1::ListJobHistoryRequest& r);
   // The pool; the jobs of workers the caller may not see are blanked.
   absl::StatusOr<pgan::v1::ListWorkersResponse> ListWorkers(
       const Principal& caller, const pgan::v1::ListWorkersRequest& r);
@@ -100,6 +116,10 @@ class JobApi {
   absl::StatusOr<pgan::v1::Job> VisibleJob(const Principal& caller,
                                            const std::string& field,
                                            const std::string& id);
+
+  // The job's sample grids by name, found as ListSamples says.
+  absl::StatusOr<std::map<std::string, SampleFile>> SampleFiles(
+      const pgan::v1::Job& job);
 
   StateStore* store_;
   const PathRoots roots_;

@@ -104,11 +104,7 @@ absl::StatusOr<Principal> CallerOf(const TokenAuthenticator& auth,
                                    grpc::ServerContextBase* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "no credentials: send \"authorization: Bearer <token>\" (pgan: "
-        "--token or PGAN_TOKEN)");
-  }
+  if (it == metadata.end()) return auth.AuthenticateHeader(std::nullopt);
   return auth.Authenticate(
       absl::string_view(it->second.data(), it->second.size()));
 }
@@ -116,9 +112,7 @@ absl::StatusOr<Principal> CallerOf(const TokenAuthenticator& auth,
 absl::StatusOr<Principal> JobServiceImpl::Caller(
     grpc::ServerContextBase* context) const {
   ASSIGN_OR_RETURN(Principal caller, CallerOf(*auth_, context));
-  if (caller.role == Principal::Role::kWorker) {
-    return absl::PermissionDeniedError("a worker token cannot use the job API");
-  }
+  RETURN_IF_ERROR(CheckJobApiCaller(caller));
   return caller;
 }
 
@@ -178,6 +172,19 @@ grpc::Status JobServiceImpl::GetSamples(
     grpc::ServerContext* context, const pgan::v1::GetSamplesRequest* request,
     pgan::v1::Samples* response) {
   PGAN_JOB_RPC("GetSamples", GetSamples);
+}
+
+grpc::Status JobServiceImpl::ListSamples(
+    grpc::ServerContext* context, const pgan::v1::ListSamplesRequest* request,
+    pgan::v1::ListSamplesResponse* response) {
+  PGAN_JOB_RPC("ListSamples", ListSamples);
+}
+
+grpc::Status JobServiceImpl::ListJobHistory(
+    grpc::ServerContext* context,
+    const pgan::v1::ListJobHistoryRequest* request,
+    pgan::v1::ListJobHistoryResponse* response) {
+  PGAN_JOB_RPC("ListJobHistory", ListJobHistory);
 }
 
 grpc::Status JobServiceImpl::ListWorkers(

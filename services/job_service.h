@@ -59,6 +59,13 @@ class JobServiceImpl final : public JobServiceBase {
   grpc::Status GetSamples(grpc::ServerContext* context,
                           const pgan::v1::GetSamplesRequest* request,
                           pgan::v1::Samples* response) override;
+  grpc::Status ListSamples(grpc::ServerContext* context,
+                           const pgan::v1::ListSamplesRequest* request,
+                           pgan::v1::ListSamplesResponse* response) override;
+  grpc::Status ListJobHistory(
+      grpc::ServerContext* context,
+      const pgan::v1::ListJobHistoryRequest* request,
+      pgan::v1::ListJobHistoryResponse* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* context,
                            const pgan::v1::ListWorkersRequest* request,
                            pgan::v1::ListWorkersResponse* response) override;

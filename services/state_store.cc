@@ -1,5 +1,6 @@
 #include "services/state_store.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -11,6 +12,9 @@
 namespace pgan::services {
 namespace {
 
+// Tables added later (job_history) are created when missing, which older
+// coordinators ignore: the version changes only when one of them could not
+// read the database any more.
 constexpr int kSchemaVersion = 1;
 // How long a statement waits for a lock another connection holds (the
 // workers' reports come in bursts; WAL readers never wait).
@@ -38,6 +42,12 @@ CREATE TABLE IF NOT EXISTS snapshots (
   record BLOB NOT NULL,
   PRIMARY KEY (job_id, path)
 );
+CREATE TABLE IF NOT EXISTS job_history (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_history_by_job ON job_history (job_id, sequence);
 CREATE TABLE IF NOT EXISTS workers (
   id TEXT PRIMARY KEY,
   info BLOB NOT NULL,
@@ -101,6 +111,20 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
+
+// What a job's history records of its present state.
+pgan::v1::JobTransition TransitionOf(const pgan::v1::Job& job) {
+  pgan::v1::JobTransition t;
+  *t.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  t.set_state(job.state());
+  t.set_generation(job.generation());
+  t.set_restarts(job.restarts());
+  t.set_world_size(job.world_size());
+  t.set_reason(job.state() == pgan::v1::JOB_STATE_FAILED
+                   ? job.failure_reason()
+                   : job.pending_reason());
+  return t;
+}
 
 template <typename Message>
 absl::StatusOr<Message> Parse(const std::string& blob,
@@ -189,18 +213,56 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   return store;
 }
 
+absl::Status StateStore::RecordTransitionLocked(const pgan::v1::Job& job) {
+  Statement insert(db_,
+                   "INSERT INTO job_history (job_id, record) VALUES (?, ?)");
+  insert.Bind(1, job.id()).BindBlob(2, TransitionOf(job).SerializeAsString());
+  if (insert.Step() != SQLITE_DONE) {
+    return Error(absl::StrCat("recording the history of job ", job.id()));
+  }
+  return absl::OkStatus();
+}
+
+std::string StateStore::OwnerLocked(const std::string& id) {
+  Statement select(db_, "SELECT owner FROM jobs WHERE id = ?");
+  select.Bind(1, id);
+  return select.Step() == SQLITE_ROW ? select.Text(0) : std::string();
+}
+
+void StateStore::PublishLocked(const std::string& owner,
+                               const std::string& job_id,
+                               pgan::v1::JobEvent event) {
+  if (feed_ == nullptr) return;
+  event.set_job_id(job_id);
+  feed_->Publish(owner, job_id, std::move(event));
+}
+
 absl::StatusOr<int64_t> StateStore::InsertJob(const pgan::v1::Job& job) {
   std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Statement insert(
       db_, "INSERT INTO jobs (id, owner, state, job) VALUES (?, ?, ?, ?)");
   insert.Bind(1, job.id()).Bind(2, job.owner()).Bind(3, int64_t{job.state()});
   insert.BindBlob(4, job.SerializeAsString());
   const int rc = insert.Step();
+  absl::Status status;
   if (rc == SQLITE_CONSTRAINT) {
-    return absl::AlreadyExistsError(absl::StrCat("job ", job.id(), " exists"));
+    status =
+        absl::AlreadyExistsError(absl::StrCat("job ", job.id(), " exists"));
+  } else if (rc != SQLITE_DONE) {
+    status = Error(absl::StrCat("inserting job ", job.id()));
   }
-  if (rc != SQLITE_DONE) return Error(absl::StrCat("inserting job ", job.id()));
-  return sqlite3_last_insert_rowid(db_);
+  const int64_t sequence = sqlite3_last_insert_rowid(db_);
+  if (status.ok()) status = RecordTransitionLocked(job);
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) {
+    (void)Exec("ROLLBACK");
+    return status;
+  }
+  pgan::v1::JobEvent event;
+  *event.mutable_job() = job;
+  PublishLocked(job.owner(), job.id(), std::move(event));
+  return sequence;
 }
 
 absl::StatusOr<StoredJob> StateStore::GetJob(const std::string& id) {
@@ -220,15 +282,58 @@ absl::StatusOr<StoredJob> StateStore::GetJob(const std::string& id) {
 
 absl::Status StateStore::UpdateJob(const pgan::v1::Job& job) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement update(
-      db_, "UPDATE jobs SET owner = ?, state = ?, job = ? WHERE id = ?");
-  update.Bind(1, job.owner()).Bind(2, int64_t{job.state()});
-  update.BindBlob(3, job.SerializeAsString()).Bind(4, job.id());
-  if (update.Step() != SQLITE_DONE)
-    return Error(absl::StrCat("updating job ", job.id()));
-  if (sqlite3_changes(db_) == 0)
-    return absl::NotFoundError(absl::StrCat("no job ", job.id()));
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  absl::Status status;
+  {
+    Statement select(db_, "SELECT state FROM jobs WHERE id = ?");
+    select.Bind(1, job.id());
+    const int rc = select.Step();
+    if (rc == SQLITE_DONE) {
+      status = absl::NotFoundError(absl::StrCat("no job ", job.id()));
+    } else if (rc != SQLITE_ROW) {
+      status = Error(absl::StrCat("reading job ", job.id()));
+    } else if (select.Int(0) != int64_t{job.state()}) {
+      status = RecordTransitionLocked(job);
+    }
+  }
+  if (status.ok()) {
+    Statement update(
+        db_, "UPDATE jobs SET owner = ?, state = ?, job = ? WHERE id = ?");
+    update.Bind(1, job.owner()).Bind(2, int64_t{job.state()});
+    update.BindBlob(3, job.SerializeAsString()).Bind(4, job.id());
+    if (update.Step() != SQLITE_DONE) {
+      status = Error(absl::StrCat("updating job ", job.id()));
+    }
+  }
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) {
+    (void)Exec("ROLLBACK");
+    return status;
+  }
+  pgan::v1::JobEvent event;
+  *event.mutable_job() = job;
+  PublishLocked(job.owner(), job.id(), std::move(event));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<pgan::v1::JobTransition>> StateStore::History(
+    const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement select(db_,
+                   "SELECT record FROM job_history WHERE job_id = ? "
+                   "ORDER BY sequence");
+  select.Bind(1, job_id);
+  std::vector<pgan::v1::JobTransition> history;
+  int rc = SQLITE_DONE;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(pgan::v1::JobTransition t,
+                     Parse<pgan::v1::JobTransition>(
+                         select.Blob(0), "the history of " + job_id));
+    history.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE)
+    return Error(absl::StrCat("reading the history of ", job_id));
+  return history;
 }
 
 absl::StatusOr<std::vector<StoredJob>> StateStore::ListJobs(
@@ -274,6 +379,11 @@ absl::Status StateStore::RecordTick(const std::string& job_id,
       .BindBlob(3, tick.SerializeAsString());
   if (insert.Step() != SQLITE_DONE)
     return Error(absl::StrCat("recording a tick of ", job_id));
+  if (feed_ != nullptr) {
+    pgan::v1::JobEvent event;
+    *event.mutable_tick() = tick;
+    PublishLocked(OwnerLocked(job_id), job_id, std::move(event));
+  }
   return absl::OkStatus();
 }
 
@@ -308,6 +418,12 @@ absl::Status StateStore::RecordSnapshot(const pgan::v1::Snapshot& snapshot) {
   insert.BindBlob(4, snapshot.SerializeAsString());
   if (insert.Step() != SQLITE_DONE) {
     return Error(absl::StrCat("recording snapshot ", snapshot.path()));
+  }
+  if (feed_ != nullptr) {
+    pgan::v1::JobEvent event;
+    *event.mutable_snapshot() = snapshot;
+    PublishLocked(OwnerLocked(snapshot.job_id()), snapshot.job_id(),
+                  std::move(event));
   }
   return absl::OkStatus();
 }

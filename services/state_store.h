@@ -4,7 +4,8 @@
 // need (owner, state, submission order). With WAL and synchronous=NORMAL a
 // committed write survives the coordinator being killed (SIGKILL); only a
 // crash of the machine itself may lose the last transactions.
-// Thread-safe: one connection behind a mutex.
+// Every committed change of a job is published to the change feed, if one
+// is set, in commit order. Thread-safe: one connection behind a mutex.
 #ifndef PGAN_SERVICES_STATE_STORE_H_
 #define PGAN_SERVICES_STATE_STORE_H_
 
@@ -19,6 +20,7 @@
 #include "absl/time/time.h"
 #include "pgan/v1/job.pb.h"
 #include "pgan/v1/worker.pb.h"
+#include "services/change_feed.h"
 
 struct sqlite3;
 
@@ -53,12 +55,20 @@ class StateStore {
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
+  // Publishes every committed change of a job here from now on (not
+  // owned; null: none). Set it before the store is shared.
+  void set_feed(ChangeFeed* feed) { feed_ = feed; }
+
   // ALREADY_EXISTS if the id is taken. Returns the submission sequence.
   absl::StatusOr<int64_t> InsertJob(const pgan::v1::Job& job);
   // NOT_FOUND naming the id.
   absl::StatusOr<StoredJob> GetJob(const std::string& id);
-  // Replaces the stored job with the same id (NOT_FOUND if none).
+  // Replaces the stored job with the same id (NOT_FOUND if none). A change
+  // of its state is recorded in its history, in the same transaction.
   absl::Status UpdateJob(const pgan::v1::Job& job);
+  // The job's state changes, oldest first (its submission is the first).
+  absl::StatusOr<std::vector<pgan::v1::JobTransition>> History(
+      const std::string& job_id);
   // In submission order.
   absl::StatusOr<std::vector<StoredJob>> ListJobs(const JobQuery& query);
 
@@ -86,10 +96,18 @@ class StateStore {
   StateStore(sqlite3* db, std::string path);
   absl::Status Exec(const char* sql);
   absl::Status Error(const std::string& what) const;
+  // Under mu_: appends the job's present state to its history.
+  absl::Status RecordTransitionLocked(const pgan::v1::Job& job);
+  // Under mu_: the owner of job `id` ("" when there is none).
+  std::string OwnerLocked(const std::string& id);
+  // Under mu_, after a commit.
+  void PublishLocked(const std::string& owner, const std::string& job_id,
+                     pgan::v1::JobEvent event);
 
   std::mutex mu_;
   sqlite3* db_;
   const std::string path_;
+  ChangeFeed* feed_ = nullptr;
 };
 
 }  // namespace pgan::services

@@ -24,6 +24,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libgoogle-perftools-dev
   dataset-fashion-mnist
   iproute2
+  chromium
 )
 
 as_root() {
@@ -41,6 +42,21 @@ install_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# The web console's packages (web/package-lock.json) from the npm registry,
+# again only when the lock file is newer than what is installed. The
+# machine's Node.js is used where there is one (playwright-core needs 20 or
+# newer); otherwise Debian's.
+install_web() {
+  if ! command -v npm >/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
+  fi
+  local stamp="$ROOT/web/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$ROOT/web/package-lock.json" -nt "$stamp" ]; then
+    (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }
 
 build() {
@@ -74,6 +90,7 @@ run_demo_service() {
   PIDS+=($!)
   for _ in $(seq 100); do [ -s "$svc/port" ] && break; sleep 0.1; done
   [ -s "$svc/port" ] || { cat "$svc/coordinator.log" >&2; return 1; }
+  for _ in $(seq 50); do [ -s "$svc/web-port" ] && break; sleep 0.1; done
   local address
   address="127.0.0.1:$(cat "$svc/port")"
   for i in 1 2; do
@@ -88,7 +105,11 @@ run_demo_service() {
               "grid_width": 8, "grid_height": 4, "glr": 0.002, "dlr": 0.002}}
 EOF
   export PGAN_COORDINATOR="$address" PGAN_TOKEN="$user_token"
+  local web_host="${PGAN_WEB_LISTEN:-127.0.0.1:0}"
+  web_host="${web_host%:*}"
+  [ "$web_host" = "0.0.0.0" ] && web_host=127.0.0.1
   echo "Coordinator on $address (logs in $svc); submitting the demo job"
+  echo "Web console: http://$web_host:$(cat "$svc/web-port")/ (log in with the token $user_token)"
   local id
   id="$("$BUILD/tools/pgan" submit "$svc/demo-job.json" | awk '{print $2}')"
   "$BUILD/tools/pgan" watch "$id"
@@ -98,6 +119,7 @@ EOF
 case "${1:-}" in
   demo)
     install_packages
+    install_web
     build
     # The main job on an embedded default, through the service: Projected
     # FastGAN-lite on 2,000 Fashion-MNIST images at 32x32 on two pool
@@ -115,11 +137,13 @@ case "${1:-}" in
     ;;
   test)
     install_packages
+    install_web
     build
     ctest --test-dir "$BUILD" --output-on-failure -j "${PGAN_JOBS:-$(nproc)}"
     ;;
   build)
     install_packages
+    install_web
     build
     ;;
   *)

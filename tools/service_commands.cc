@@ -1,17 +1,14 @@
 #include "tools/service_commands.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +17,7 @@
 #include "common/status_macros.h"
 #include "config/config_proto.h"
 #include "pgan/v1/job.grpc.pb.h"
+#include "proto/job_spec_text.h"
 #include "proto/rpc.h"
 
 namespace pgan::tools {
@@ -85,48 +83,6 @@ std::string ProgressBar(double done) {
                          std::string(kWidth - filled, '-'), done * 100);
 }
 
-// YAML as the JSON that JsonStringToMessage reads: plain scalars that look
-// like numbers or booleans become them, quoted ones stay strings.
-nlohmann::json YamlNodeToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json object = nlohmann::json::object();
-      for (const auto& item : node) {
-        object[item.first.as<std::string>()] = YamlNodeToJson(item.second);
-      }
-      return object;
-    }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(YamlNodeToJson(item));
-      return array;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
-      if (node.Tag() != "!") {  // Not quoted.
-        if (text == "true" || text == "false") return text == "true";
-        int64_t integer = 0;
-        double number = 0;
-        if (absl::SimpleAtoi(text, &integer)) return integer;
-        if (absl::SimpleAtod(text, &number)) return number;
-      }
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
-
-absl::StatusOr<std::string> YamlToJson(const std::string& text,
-                                       const std::string& file) {
-  try {
-    return YamlNodeToJson(YAML::Load(text)).dump();
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file, ": not YAML: line ", e.mark.line + 1, ": ", e.msg));
-  }
-}
-
 std::string StateName(pgan::v1::JobState state) {
   std::string name = pgan::v1::JobState_Name(state);
   const std::string prefix = "JOB_STATE_";
@@ -156,20 +112,13 @@ absl::Status RunSubmit(const ServiceOptions& service,
                        const std::string& job_file, std::ostream& out) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(job_file));
   const std::string extension = fs::path(job_file).extension().string();
-  const bool yaml = extension == ".yaml" || extension == ".yml";
-  if (yaml) {
-    ASSIGN_OR_RETURN(text, YamlToJson(text, job_file));
-  }
   pgan::v1::SubmitJobRequest request;
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(
-      text, request.mutable_spec(), parse);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(job_file, ": not a JobSpec in ", yaml ? "YAML" : "JSON",
-                     ": ", std::string(parsed.message())));
-  }
+  ASSIGN_OR_RETURN(*request.mutable_spec(),
+                   rpc::ParseJobSpec(text,
+                                     extension == ".yaml" || extension == ".yml"
+                                         ? rpc::SpecFormat::kYaml
+                                         : rpc::SpecFormat::kJson,
+                                     job_file));
   ASSIGN_OR_RETURN(Connection c, Connect(service));
   pgan::v1::Job job;
   const grpc::Status status =
