@@ -318,14 +318,15 @@ int HttpServer::Dispatch(mg_connection* connection, void* self) {
   Responder responder(connection, &server.options_.headers,
                       request.method == "HEAD");
   const int64_t limit = server.options_.max_body_bytes;
-  if (info->content_length > limit) {
+  const auto too_large = [&] {
     HttpResponse response;
     response.status = 413;
     response.body = absl::StrCat("the request body is over the limit of ",
                                  limit, " bytes\n");
     responder.Send(response);
     return 413;
-  }
+  };
+  if (info->content_length > limit) return too_large();
   // A body of unknown length (chunked) is read up to one byte over. The
   // buffer is on the heap: civetweb's threads have small stacks (a build
   // constant), and a process with LibTorch's static TLS (pgan-worker) has
@@ -337,14 +338,7 @@ int HttpServer::Dispatch(mg_connection* connection, void* self) {
       if (n <= 0) break;
       request.body.append(buffer.data(), static_cast<size_t>(n));
     }
-    if (static_cast<int64_t>(request.body.size()) > limit) {
-      HttpResponse response;
-      response.status = 413;
-      response.body = absl::StrCat("the request body is over the limit of ",
-                                   limit, " bytes\n");
-      responder.Send(response);
-      return 413;
-    }
+    if (static_cast<int64_t>(request.body.size()) > limit) return too_large();
   }
   try {
     server.router_(request, responder);

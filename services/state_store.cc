@@ -237,6 +237,13 @@ void StateStore::PublishLocked(const std::string& owner,
   feed_->Publish(owner, job_id, std::move(event));
 }
 
+void StateStore::PublishJobLocked(const pgan::v1::Job& job) {
+  if (feed_ == nullptr) return;
+  pgan::v1::JobEvent event;
+  *event.mutable_job() = job;
+  PublishLocked(job.owner(), job.id(), std::move(event));
+}
+
 absl::StatusOr<int64_t> StateStore::InsertJob(const pgan::v1::Job& job) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -259,9 +266,7 @@ absl::StatusOr<int64_t> StateStore::InsertJob(const pgan::v1::Job& job) {
     (void)Exec("ROLLBACK");
     return status;
   }
-  pgan::v1::JobEvent event;
-  *event.mutable_job() = job;
-  PublishLocked(job.owner(), job.id(), std::move(event));
+  PublishJobLocked(job);
   return sequence;
 }
 
@@ -310,9 +315,7 @@ absl::Status StateStore::UpdateJob(const pgan::v1::Job& job) {
     (void)Exec("ROLLBACK");
     return status;
   }
-  pgan::v1::JobEvent event;
-  *event.mutable_job() = job;
-  PublishLocked(job.owner(), job.id(), std::move(event));
+  PublishJobLocked(job);
   return absl::OkStatus();
 }
 

@@ -103,6 +103,8 @@ class StateStore {
   // Under mu_, after a commit.
   void PublishLocked(const std::string& owner, const std::string& job_id,
                      pgan::v1::JobEvent event);
+  // The job as it now is.
+  void PublishJobLocked(const pgan::v1::Job& job);
 
   std::mutex mu_;
   sqlite3* db_;

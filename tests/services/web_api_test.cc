@@ -8,7 +8,9 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -378,6 +380,59 @@ TEST_F(WebApiTest, EventsStreamEveryVisibleChangeWithoutPolling) {
   EXPECT_TRUE(absl::StrContains(replay, "id: 1\nevent: job\n")) << replay;
   EXPECT_TRUE(absl::StrContains(replay, job.id()));
   EXPECT_TRUE(absl::StrContains(replay, bobs.id()));
+}
+
+// Each open console holds a server thread: past --web-max-streams a new
+// stream is told to come back (503 with Retry-After), and a closed one
+// frees its place.
+TEST_F(WebApiTest, EventStreamsPastTheLimitAreToldToRetry) {
+  coordinator_.reset();
+  config_.web_max_streams = 1;
+  auto restarted = Coordinator::Start(config_);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  coordinator_ = std::move(*restarted);
+  std::atomic<bool> stop{false};
+  absl::Notification ready;
+  std::thread holder([&] {
+    rpc::HttpClientRequest request;
+    request.url = Url("/api/v1/events");
+    request.headers.emplace_back("Authorization", "Bearer alice-token");
+    request.on_body = [&](absl::string_view) {
+      if (!ready.HasBeenNotified()) ready.Notify();
+      return !stop.load();
+    };
+    (void)rpc::HttpFetch(request, absl::Seconds(60));
+    if (!ready.HasBeenNotified()) ready.Notify();
+  });
+  ready.WaitForNotification();
+  const rpc::HttpResponse busy = Call("GET", "/api/v1/events", "bob-token");
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_TRUE(absl::StrContains(busy.body, "--web-max-streams")) << busy.body;
+  EXPECT_TRUE(
+      std::any_of(busy.headers.begin(), busy.headers.end(), [](const auto& h) {
+        return h.first == "retry-after" && h.second == "5";
+      }));
+  // The rest of the API still answers while the stream is open.
+  EXPECT_EQ(Call("GET", "/api/v1/jobs", "bob-token").status, 200);
+  // The holder ends at the next change; once the server has seen it go, a
+  // new stream is accepted.
+  stop = true;
+  (void)Submit("alice-token");
+  holder.join();
+  int status = 0;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    rpc::HttpClientRequest request;
+    request.url = Url("/api/v1/events");
+    request.headers.emplace_back("Authorization", "Bearer bob-token");
+    request.on_body = [](absl::string_view) { return false; };
+    absl::StatusOr<rpc::HttpResponse> r =
+        rpc::HttpFetch(request, absl::Seconds(20));
+    status = r.ok() ? r->status : -1;
+    // The server finds a client gone when a write to it fails: a change
+    // makes it write.
+    if (status != 200) (void)Submit("alice-token");
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(WebApiTest, SampleGridsAndSnapshotsComeOnlyFromTheJobsOwnFiles) {
