@@ -363,6 +363,16 @@ absl::StatusOr<std::map<std::string, JobApi::SampleFile>> JobApi::SampleFiles(
               .count());
     }
   }
+  // fakesNNNNNN.png is named by whole kimg, as the reference names it, so a
+  // run that snapshots less than a kimg apart writes the same grid again
+  // at each snapshot: its kimg is the newest snapshot's of that name.
+  for (const pgan::v1::Snapshot& s : snapshots) {
+    const auto it = files.find(
+        absl::StrFormat("fakes%06d.png", static_cast<int64_t>(s.kimg())));
+    if (it != files.end() && s.kimg() > it->second.grid.kimg()) {
+      it->second.grid.set_kimg(s.kimg());
+    }
+  }
   return files;
 }
 

@@ -71,7 +71,8 @@ build() {
 # The demo job through the service, all on this machine: a coordinator on
 # 127.0.0.1 with fresh tokens, two CPU pool workers (one core each; they
 # train the job together, gradients over Gloo), the job submitted and
-# watched with the pgan CLI. Everything stops when the job ends.
+# watched with the pgan CLI and the web console. Everything stops when the
+# job ends (at a terminal, once Enter is pressed).
 run_demo_service() {
   local demo="$1" data="$2" svc="$1/service"
   mkdir -p "$svc"
@@ -84,9 +85,12 @@ run_demo_service() {
   rm -f "$svc/port"
   PIDS=()
   trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+  rm -f "$svc/web-port"
   "$BUILD/services/pgan-coordinator" --listen 127.0.0.1:0 --port-file "$svc/port" \
     --state "$svc/state.db" --tokens "$svc/tokens.txt" --data-root "$demo" \
-    --storage "$demo/runs" --metrics-listen 127.0.0.1:0 >"$svc/coordinator.log" 2>&1 &
+    --storage "$demo/runs" --metrics-listen 127.0.0.1:0 \
+    --web-listen 127.0.0.1:0 --web-root "$BUILD/web" \
+    --web-port-file "$svc/web-port" >"$svc/coordinator.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do [ -s "$svc/port" ] && break; sleep 0.1; done
   [ -s "$svc/port" ] || { cat "$svc/coordinator.log" >&2; return 1; }
@@ -105,15 +109,17 @@ run_demo_service() {
               "grid_width": 8, "grid_height": 4, "glr": 0.002, "dlr": 0.002}}
 EOF
   export PGAN_COORDINATOR="$address" PGAN_TOKEN="$user_token"
-  local web_host="${PGAN_WEB_LISTEN:-127.0.0.1:0}"
-  web_host="${web_host%:*}"
-  [ "$web_host" = "0.0.0.0" ] && web_host=127.0.0.1
   echo "Coordinator on $address (logs in $svc); submitting the demo job"
-  echo "Web console: http://$web_host:$(cat "$svc/web-port")/ (log in with the token $user_token)"
+  echo "Web console: http://127.0.0.1:$(cat "$svc/web-port")/ (log in with the token $user_token)"
   local id
   id="$("$BUILD/tools/pgan" submit "$svc/demo-job.json" | awk '{print $2}')"
   "$BUILD/tools/pgan" watch "$id"
   echo "Sample grids: $demo/runs/$id/fakes*.png"
+  # At a terminal the console stays up to look at the finished job.
+  if [ -t 0 ]; then
+    echo "The web console stays up; press Enter to stop it and the service."
+    read -r _ || true
+  fi
 }
 
 case "${1:-}" in

@@ -517,6 +517,23 @@ TEST_F(WebApiTest, SampleGridsAndSnapshotsComeOnlyFromTheJobsOwnFiles) {
                  "bob-token")
                 .status,
             404);
+
+  // Snapshots less than a kimg apart write fakes000004.png again: the grid
+  // is at the newest snapshot's kimg of its name.
+  pgan::v1::ReportSnapshotRequest again;
+  again.set_worker_id(worker);
+  again.set_job_id(job.id());
+  again.set_generation(1);
+  again.mutable_snapshot()->set_kimg(4.625);
+  again.mutable_snapshot()->set_path(file);
+  pgan::v1::Ack ack;
+  ASSERT_TRUE(
+      Workers()->ReportSnapshot(As("worker-token").get(), again, &ack).ok());
+  const auto regrids = Parse<pgan::v1::ListSamplesResponse>(
+      Call("GET", "/api/v1/jobs/" + job.id() + "/samples", "alice-token"));
+  ASSERT_EQ(regrids.grids_size(), 2);
+  EXPECT_EQ(regrids.grids(1).name(), "fakes000004.png");
+  EXPECT_EQ(regrids.grids(1).kimg(), 4.625);
 }
 
 TEST_F(WebApiTest, TheConsoleIsServedWithAStrictContentSecurityPolicy) {
