@@ -146,7 +146,7 @@ test('a submitted job appears, its curves grow with its ticks, and it succeeds',
   assert.match(await page.locator(`${selector} figcaption`).textContent(),
     new RegExp(`best ${Math.min(...values).toFixed(4)} at`));
   await shot(page, 'job');
-  await page.screenshot({ path: join(artifacts, 'job-top.png') });  // The README's (web/console.png).
+  await page.screenshot({ path: join(artifacts, 'job-top.png') });  // The job page at a glance.
 
   await page.goto(`${services.url}#/jobs`);
   await page.waitForSelector(`#jobs tr[data-job="${jobA}"][data-state=succeeded]`);
