@@ -145,6 +145,10 @@ test('a submitted job appears, its curves grow with its ticks, and it succeeds',
     [selector, measured.length]);
   assert.match(await page.locator(`${selector} figcaption`).textContent(),
     new RegExp(`best ${Math.min(...values).toFixed(4)} at`));
+  // Against wall time the same ticks are drawn.
+  await page.selectOption('#x-axis', 'time');
+  await services.waitFor('the ticks against wall time', async () => (await points()) === ticks.length, 10000);
+  await page.selectOption('#x-axis', 'kimg');
   await shot(page, 'job');
   await page.screenshot({ path: join(artifacts, 'job-top.png') });  // The job page at a glance.
 
@@ -211,6 +215,46 @@ test('cancel stops a running job', async () => {
   await page.waitForFunction(() => document.querySelector('#history').textContent.includes('cancelled'));
   assert.equal((await services.api('alice', `jobs/${jobB}`)).state, 'JOB_STATE_CANCELLED');
   await shot(page, 'cancelled');
+  await page.context().close();
+});
+
+test('a YAML spec uploads, the table says why it waits, and the filters find jobs', async () => {
+  const page = await open('alice');
+  await page.click('nav a[data-nav=submit]');
+  // Three workers: more than the pool has, so it stays queued.
+  const yaml = [
+    'name: console-c',
+    'resources:',
+    '  workers: 3',
+    'training:',
+    '  model: {cfg: fastgan_lite, resolution: 32, ngf: 8}',
+    `  data: ${services.data}`,
+    '  batch: 6',
+    '  kimg: 1',
+  ].join('\n');
+  await page.setInputFiles('#spec-file', { name: 'job.yaml', mimeType: 'application/yaml', buffer: Buffer.from(yaml) });
+  await page.waitForFunction(() => document.getElementById('spec').value.startsWith('name: console-c'));
+  await page.click('#submit');
+  await page.locator('#submitted').waitFor();
+  const jobC = (await page.locator('#submitted').textContent()).trim();
+  await page.click('nav a[data-nav=jobs]');
+  const row = page.locator(`#jobs tr[data-job="${jobC}"][data-state=queued]`);
+  await row.waitFor();
+  const why = (await row.locator('td.reason').textContent()).trim();
+  assert.equal(why, (await services.api('alice', `jobs/${jobC}`)).pending_reason);
+  assert.ok(why.length > 0, 'a queued job says why it waits');
+  await page.selectOption('#state-filter', 'queued');
+  await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 1);
+  assert.equal(await page.locator('#jobs tbody tr').getAttribute('data-job'), jobC);
+  await page.selectOption('#state-filter', '');
+  await page.fill('#text-filter', 'console-a');
+  await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 1);
+  assert.equal(await page.locator('#jobs tbody tr').getAttribute('data-job'), jobA);
+  await page.fill('#text-filter', '');
+  await shot(page, 'jobs-queued');
+  const cancelled = await services.fetch('alice', `jobs/${jobC}:cancel`, { method: 'POST' });
+  assert.equal(cancelled.status, 200);
+  await page.waitForSelector(`#jobs tr[data-job="${jobC}"][data-state=cancelled]`);
   await page.context().close();
 });
 
