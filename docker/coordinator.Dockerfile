@@ -33,8 +33,10 @@ COPY proto/ proto/
 COPY services/ services/
 
 # The project's tested build type; the symbols are stripped afterwards.
+# The web console (web/, built with Node.js) is not in this image yet:
+# --web-listen serves the HTTP/JSON API alone here.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DPGAN_WITH_TRAINER=OFF -DPGAN_BUILD_TESTS=OFF \
+      -DPGAN_WITH_WEB=OFF -DPGAN_WITH_TRAINER=OFF -DPGAN_BUILD_TESTS=OFF \
  && cmake --build build --target pgan-coordinator pgan-healthcheck \
  && strip build/services/pgan-coordinator build/services/pgan-healthcheck
 

@@ -43,7 +43,7 @@ COPY worker/ worker/
 # The project's tested build type; the symbols are stripped afterwards.
 # No CUDA here, so the NCCL backend is left out (the GPU image has it).
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DPGAN_BUILD_TESTS=OFF \
+      -DPGAN_WITH_WEB=OFF -DPGAN_BUILD_TESTS=OFF \
  && cmake --build build --target pgan-worker pgan pgan-healthcheck \
  && strip build/worker/pgan-worker build/tools/pgan \
       build/services/pgan-healthcheck

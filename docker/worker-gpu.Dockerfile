@@ -72,7 +72,7 @@ COPY worker/ worker/
 # backend was left out. The project's tested build type; stripped after.
 RUN site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
  && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DPGAN_BUILD_TESTS=OFF \
+      -DPGAN_WITH_WEB=OFF -DPGAN_BUILD_TESTS=OFF \
       -DCMAKE_PREFIX_PATH="$(/opt/venv/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
       -DNCCL_INCLUDE_DIR="${site}/nvidia/nccl/include" \
       -DNCCL_LIBRARY="${site}/nvidia/nccl/lib/libnccl.so.2" \
