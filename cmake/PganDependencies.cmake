@@ -16,6 +16,9 @@ endif()
 find_package(absl REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+# At the top, so that ZLIB::ZLIB is visible everywhere: common/ links it and
+# so do tests/ (the trainer-only build with tests finds it nowhere else).
+find_package(ZLIB REQUIRED)
 
 # tcmalloc for the executables: glibc's malloc maps and unmaps every large
 # tensor, and the page faults that follow cost more than half of a CPU
