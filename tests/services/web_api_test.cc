@@ -159,6 +159,20 @@ class WebApiTest : public ::testing::Test {
     return response.worker_id();
   }
 
+  // `worker` of `job_id`'s first gang reports a snapshot at `kimg`.
+  void ReportSnapshot(const std::string& worker, const std::string& job_id,
+                      double kimg, const std::string& path) {
+    pgan::v1::ReportSnapshotRequest report;
+    report.set_worker_id(worker);
+    report.set_job_id(job_id);
+    report.set_generation(1);
+    report.mutable_snapshot()->set_kimg(kimg);
+    report.mutable_snapshot()->set_path(path);
+    pgan::v1::Ack ack;
+    ASSERT_TRUE(
+        Workers()->ReportSnapshot(As("worker-token").get(), report, &ack).ok());
+  }
+
   TestDir dir_;
   CoordinatorConfig config_;
   std::unique_ptr<Coordinator> coordinator_;
@@ -487,17 +501,8 @@ TEST_F(WebApiTest, SampleGridsAndSnapshotsComeOnlyFromTheJobsOwnFiles) {
     contents[i] = static_cast<char>(i * 13);
   const std::string file = run + "/network-snapshot-000004.safetensors";
   ASSERT_TRUE(WriteFileAtomically(file, contents).ok());
-  for (const std::string& path : {file, std::string("/etc/hostname")}) {
-    pgan::v1::ReportSnapshotRequest report;
-    report.set_worker_id(worker);
-    report.set_job_id(job.id());
-    report.set_generation(1);
-    report.mutable_snapshot()->set_kimg(path == file ? 4 : 8);
-    report.mutable_snapshot()->set_path(path);
-    pgan::v1::Ack ack;
-    ASSERT_TRUE(
-        Workers()->ReportSnapshot(As("worker-token").get(), report, &ack).ok());
-  }
+  ReportSnapshot(worker, job.id(), 4, file);
+  ReportSnapshot(worker, job.id(), 8, "/etc/hostname");
   const auto snapshots = Parse<pgan::v1::ListSnapshotsResponse>(
       Call("GET", "/api/v1/jobs/" + job.id() + "/snapshots", "alice-token"));
   EXPECT_EQ(snapshots.snapshots_size(), 2);
@@ -520,15 +525,7 @@ TEST_F(WebApiTest, SampleGridsAndSnapshotsComeOnlyFromTheJobsOwnFiles) {
 
   // Snapshots less than a kimg apart write fakes000004.png again: the grid
   // is at the newest snapshot's kimg of its name.
-  pgan::v1::ReportSnapshotRequest again;
-  again.set_worker_id(worker);
-  again.set_job_id(job.id());
-  again.set_generation(1);
-  again.mutable_snapshot()->set_kimg(4.625);
-  again.mutable_snapshot()->set_path(file);
-  pgan::v1::Ack ack;
-  ASSERT_TRUE(
-      Workers()->ReportSnapshot(As("worker-token").get(), again, &ack).ok());
+  ReportSnapshot(worker, job.id(), 4.625, file);
   const auto regrids = Parse<pgan::v1::ListSamplesResponse>(
       Call("GET", "/api/v1/jobs/" + job.id() + "/samples", "alice-token"));
   ASSERT_EQ(regrids.grids_size(), 2);

@@ -31,21 +31,19 @@ export function onUnauthorized(listener) {
   unauthorized.add(listener);
 }
 
+// The ApiError of a refused response; a 401 is told to the listeners.
+async function refusal(response) {
+  // Not the API's JSON (a proxy's page, say): the status says enough.
+  const error = new ApiError(response.status, await response.json().catch(() => null));
+  if (response.status === 401) unauthorized.forEach((listener) => listener(error));
+  return error;
+}
+
 async function request(path, { method = 'GET', body, contentType, signal } = {}) {
   const headers = { Authorization: `Bearer ${token() || ''}` };
   if (contentType) headers['Content-Type'] = contentType;
   const response = await fetch(BASE + path, { method, headers, body, signal, cache: 'no-store' });
-  if (!response.ok) {
-    let parsed = null;
-    try {
-      parsed = await response.json();
-    } catch {
-      // Not the API's JSON (a proxy's page, say): the status says enough.
-    }
-    const error = new ApiError(response.status, parsed);
-    if (response.status === 401) unauthorized.forEach((listener) => listener(error));
-    throw error;
-  }
+  if (!response.ok) throw await refusal(response);
   return response;
 }
 
@@ -107,17 +105,13 @@ export function subscribe(query, handlers, onState = () => {}) {
           signal: controller.signal,
           cache: 'no-store',
         });
-        if (response.status === 401) {
-          const error = new ApiError(401, await response.json().catch(() => null));
-          unauthorized.forEach((listener) => listener(error));
-          return;
-        }
-        // A refusal (no such job, not yours) is final; a busy or
-        // restarting coordinator (503, 429, a proxy's 502) is retried.
+        // A refusal (a wrong token, no such job, not yours) is final; a
+        // busy or restarting coordinator (503, 429, a proxy's 502) is
+        // retried.
         if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-          const error = new ApiError(response.status, await response.json().catch(() => null));
+          const error = await refusal(response);
           onState('offline');
-          if (handlers.error) handlers.error(error);
+          if (response.status !== 401 && handlers.error) handlers.error(error);
           return;
         }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);

@@ -1,15 +1,17 @@
 // Two or more jobs side by side: one curve overlaid per job (a metric, or a
 // loss), and their sample grids at the same kimg.
-import { getBlob, getJson, subscribe } from './api.js';
+import { getJson, subscribe } from './api.js';
 import { Chart, color, joinTables } from './charts.js';
 import { addTick, metricNames, metricTable, xOf } from './curves.js';
+import { listAll } from './jobs.js';
+import { gridUrl } from './timelapse.js';
 import { BlobUrls, clear, errorBox, h, kimgText, stateName } from './util.js';
 
 const LOSSES = { 'loss G': 'loss_g', 'loss D': 'loss_d', 'D sign real': 'sign_real', 'D sign fake': 'sign_fake' };
 
 // The job picker when no jobs are named yet.
 async function renderPicker(view) {
-  const list = (await getJson('jobs?page_size=1000')).jobs || [];
+  const list = await listAll();
   const chosen = new Set();
   const go = h('button', { type: 'button', id: 'compare-go', disabled: true }, 'Compare');
   go.addEventListener('click', () => {
@@ -103,8 +105,7 @@ export function renderCompare(view, { params, setLive }) {
       const image = h('img', { class: 'grid-image', alt: `${run.id} samples` });
       if (grid) {
         image.dataset.name = grid.name;
-        image.src = await urls.get(`${run.id}/${grid.name}/${grid.written}`, () =>
-          getBlob(`jobs/${encodeURIComponent(run.id)}/samples/${encodeURIComponent(grid.name)}`));
+        image.src = await gridUrl(urls, run.id, grid);
       }
       return h('figure', { dataset: { job: run.id } },
         h('figcaption', {}, h('span', { class: 'swatch', dataset: { color: i % 8 } }),

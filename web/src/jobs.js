@@ -18,7 +18,8 @@ export function reason(job) {
   return job.pending_reason || job.failure_reason || '';
 }
 
-async function listAll() {
+// Every job the caller may see, page by page.
+export async function listAll() {
   const jobs = [];
   let pageToken = '';
   do {

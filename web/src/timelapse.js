@@ -4,6 +4,13 @@
 import { getBlob, getJson } from './api.js';
 import { h, clear, errorBox, kimgText } from './util.js';
 
+// A grid's image as an object URL, fetched once per file version (a grid
+// written again, below a kimg apart, has a new `written`).
+export function gridUrl(urls, jobId, grid) {
+  return urls.get(`${jobId}/${grid.name}/${grid.written}`, () =>
+    getBlob(`jobs/${encodeURIComponent(jobId)}/samples/${encodeURIComponent(grid.name)}`));
+}
+
 export class TimeLapse {
   constructor(parent, jobId, urls) {
     this.jobId = jobId;
@@ -42,8 +49,7 @@ export class TimeLapse {
   }
 
   url(grid) {
-    return this.urls.get(`${this.jobId}/${grid.name}/${grid.written}`, () =>
-      getBlob(`jobs/${encodeURIComponent(this.jobId)}/samples/${encodeURIComponent(grid.name)}`));
+    return gridUrl(this.urls, this.jobId, grid);
   }
 
   async show(index) {
