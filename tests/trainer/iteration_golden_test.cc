@@ -7,21 +7,40 @@
 // into the reference's unchanged code. Here pgan's TrainingStep runs the same
 // iteration from the same weights and every entry is compared.
 //
-// Tolerance: each value within 1e-7 + 1e-5 |e|, far below one Adam step
-// (2e-4), so that a wrong learning rate or beta fails. A first Adam step moves
-// a parameter by about lr * sign(gradient), so where another CPU's summation
-// order flips the sign of a gradient that is zero up to rounding, that value
-// may be off by up to 2 * lr * (1 + 1e-3); at most 0.5% of a tensor's compared
-// values may be. On the machine that made the data (Debian's LibTorch 1.13.1)
-// every value is bit-identical.
+// On the machine that made the data (Debian's LibTorch 1.13.1, AVX2 kernels)
+// every value is bit-identical. Other kernels round differently (LibTorch 2.x,
+// or 1.13 under ATEN_CPU_CAPABILITY=default), and one iteration amplifies that
+// in three known ways, so the tolerances are by kind of state:
+// - Parameters: each value within 1e-7 + 1e-5 |e|, far below one Adam step
+//   (2e-4), so that a wrong learning rate fails. A first Adam step
+//   moves a value by about lr * sign(gradient); where a gradient is zero up to
+//   rounding its sign is arbitrary and the value may be off by up to
+//   2 lr (1 + 1e-3). At most 1 in 8 of a tensor's values may be (measured: at
+//   most 4 of 64, in D's BatchNorm affines, the same entries on every build),
+//   except the bias of a conv that feeds a train-mode BatchNorm: BatchNorm
+//   removes the mean, so that bias's gradient is zero exactly and every value
+//   may be.
+// - Spectral-norm vectors and BatchNorm running statistics are recomputed by
+//   forward passes after the G step, from weights that carry those sign
+//   flips; a power iteration magnifies a weight change by the inverse gap of
+//   the top singular values. Each value must be within a fraction of the
+//   tensor's largest magnitude: 2e-2 for weight_u/weight_v (measured at most
+//   9.2e-3), 5e-3 for running_mean/running_var (measured at most 7.1e-4).
+// - The D loss is measured on fakes of the stepped G: relative 1e-3
+//   (measured at most 2.9e-4). The G loss comes before any step: 1e-5.
+// Freezing the power iteration or a 10% larger learning rate each still fail
+// under these bounds, on AVX2 and on default kernels (checked by hand when
+// they were set).
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/training_config.h"
@@ -42,10 +61,50 @@ const json& Golden() { return golden::Load("iteration_golden.json"); }
 constexpr double kLr = 2e-4;
 constexpr double kAtol = 1e-7;
 constexpr double kRtol = 1e-5;
+constexpr double kStep = 2 * kLr * (1 + 1e-3);
 
-// Every stored value of `expected` against `actual` (see the top).
+enum class Kind { kParameter, kZeroGradientBias, kDerived, kExact };
+
+struct Bound {
+  Kind kind;
+  double of_max = 0;  // kDerived: the allowed error over max |e|.
+};
+
+// The kind of a state entry `key` of a module whose state has `keys`.
+Bound BoundFor(const std::string& key, const std::vector<std::string>& keys) {
+  const auto ends_with = [&](std::string_view suffix) {
+    return key.size() >= suffix.size() &&
+           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with("num_batches_tracked")) return {Kind::kExact};
+  if (ends_with(".weight_u") || ends_with(".weight_v")) {
+    return {Kind::kDerived, 2e-2};
+  }
+  if (ends_with(".running_mean") || ends_with(".running_var")) {
+    return {Kind::kDerived, 5e-3};
+  }
+  // "P.i.bias" where "P.(i+1)" is a BatchNorm.
+  if (ends_with(".bias")) {
+    const std::string path = key.substr(0, key.size() - 5);
+    const size_t dot = path.rfind('.');
+    const std::string index = path.substr(dot + 1);
+    if (dot != std::string::npos && !index.empty() &&
+        index.find_first_not_of("0123456789") == std::string::npos) {
+      const std::string next = path.substr(0, dot + 1) +
+                               std::to_string(std::stoi(index) + 1) +
+                               ".running_mean";
+      if (std::find(keys.begin(), keys.end(), next) != keys.end()) {
+        return {Kind::kZeroGradientBias};
+      }
+    }
+  }
+  return {Kind::kParameter};
+}
+
+// Every stored value of `expected` against `actual` under `bound`.
 void ExpectStateMatches(const torch::Tensor& actual_in, const json& expected,
-                        const std::string& what, int* exact, int* total) {
+                        const std::string& what, Bound bound, int* exact,
+                        int* total) {
   const auto shape = expected.at("shape").get<std::vector<int64_t>>();
   ASSERT_EQ(actual_in.sizes(), torch::IntArrayRef(shape)) << what;
   const torch::Tensor actual =
@@ -53,6 +112,10 @@ void ExpectStateMatches(const torch::Tensor& actual_in, const json& expected,
   const double* a = actual.data_ptr<double>();
   const int64_t stride = expected.at("stride").get<int64_t>();
   const json& values = expected.at("values");
+  double max_e = 0;
+  for (const json& x : values) {
+    max_e = std::max(max_e, std::abs(x.get<double>()));
+  }
   int off_by_a_step = 0, failures = 0;
   bool all_exact = true;
   for (size_t j = 0; j < values.size(); ++j) {
@@ -60,26 +123,47 @@ void ExpectStateMatches(const torch::Tensor& actual_in, const json& expected,
     const double v = a[static_cast<int64_t>(j) * stride];
     all_exact = all_exact && v == e;
     const double err = std::abs(v - e);
-    if (err <= kAtol + kRtol * std::abs(e)) continue;
-    if (err <= 2 * kLr * (1 + 1e-3)) {
-      ++off_by_a_step;
-    } else {
-      ++failures;
+    bool ok = false;
+    switch (bound.kind) {
+      case Kind::kExact:
+        ok = err == 0;
+        break;
+      case Kind::kDerived:
+        ok = err <= kAtol + bound.of_max * max_e;
+        break;
+      case Kind::kParameter:
+      case Kind::kZeroGradientBias:
+        ok = err <= kAtol + kRtol * std::abs(e);
+        if (!ok && err <= kStep) {
+          ++off_by_a_step;
+          ok = true;
+        }
+        break;
+    }
+    if (!ok && ++failures <= 3) {
       ADD_FAILURE() << what << "[" << j * stride << "]: got " << v
-                    << ", expected " << e;
-      if (failures > 3) return;
+                    << ", expected " << e << " (largest |e| " << max_e << ")";
     }
   }
-  EXPECT_LE(off_by_a_step, std::max<size_t>(1, values.size() / 200))
-      << what << ": " << off_by_a_step << " values off by about one Adam step";
+  if (bound.kind == Kind::kParameter) {
+    EXPECT_LE(off_by_a_step, std::max<size_t>(1, values.size() / 8))
+        << what << ": " << off_by_a_step << " of " << values.size()
+        << " values off by about one Adam step";
+  }
   if (expected.contains("sum")) {
-    const double scale = std::max(expected.at("sum_abs").get<double>(), 1e-30);
+    // The sums cover every value, not only the stored ones: the same bounds,
+    // with the step allowance for the tensor's whole size.
+    const double sum_abs = expected.at("sum_abs").get<double>();
+    const double n = static_cast<double>(actual.numel());
+    double tol = 1e-5 * sum_abs;
+    if (bound.kind == Kind::kDerived) tol = bound.of_max * sum_abs;
+    if (bound.kind == Kind::kParameter) tol += kStep * std::ceil(n / 8);
+    if (bound.kind == Kind::kZeroGradientBias) tol += kStep * n;
     EXPECT_LE(std::abs(actual.sum().item<double>() -
-                       expected.at("sum").get<double>()) /
-                  scale,
-              1e-5)
+                       expected.at("sum").get<double>()),
+              tol)
         << what << " sum";
-    EXPECT_LE(std::abs(actual.abs().sum().item<double>() - scale) / scale, 1e-5)
+    EXPECT_LE(std::abs(actual.abs().sum().item<double>() - sum_abs), tol)
         << what << " sum|x|";
   }
   *exact += all_exact;
@@ -130,7 +214,8 @@ TEST(IterationGoldenTest, OneIterationEqualsTheReferences) {
                it.at("cur_nimg").get<int64_t>(), reals, torch::Tensor());
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_NEAR(stats->g_loss_sum, it.at("g_loss_sum").get<double>(), 1e-5);
-  EXPECT_NEAR(stats->d_loss_sum, it.at("d_loss_sum").get<double>(), 1e-5);
+  const double d_loss = it.at("d_loss_sum").get<double>();
+  EXPECT_NEAR(stats->d_loss_sum, d_loss, 1e-3 * std::abs(d_loss));
 
   const json& after = golden.at("after");
   int exact = 0, total = 0;
@@ -140,10 +225,14 @@ TEST(IterationGoldenTest, OneIterationEqualsTheReferences) {
            {"G.", nets.G.get()},
            {"G_ema.", nets.G_ema.get()},
            {"D.", nets.D.get()}}) {
-    for (const auto& [key, tensor] : StateDict(*module)) {
+    const auto state = StateDict(*module);
+    std::vector<std::string> keys;
+    for (const auto& entry : state) keys.push_back(entry.first);
+    for (const auto& [key, tensor] : state) {
       const std::string name = prefix + key;
       ASSERT_TRUE(after.contains(name)) << "the reference has no " << name;
-      ExpectStateMatches(tensor, after.at(name), name, &exact, &total);
+      ExpectStateMatches(tensor, after.at(name), name, BoundFor(key, keys),
+                         &exact, &total);
       ++compared;
     }
   }
