@@ -11,6 +11,12 @@ if(PGAN_WITH_TRAINER)
   target_link_libraries(pgan_torch INTERFACE ${TORCH_LIBRARIES})
   target_include_directories(pgan_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
   target_compile_options(pgan_torch INTERFACE ${PGAN_TORCH_CXX_FLAGS})
+  # A LibTorch with CUDA (a PyTorch wheel's): the trainer reads the caching
+  # allocator's GPU memory counters (c10_cuda) for the tick line.
+  if(C10_CUDA_LIBRARY OR TARGET c10_cuda OR TARGET torch_cuda)
+    target_compile_definitions(pgan_torch INTERFACE PGAN_TORCH_CUDA=1)
+    message(STATUS "pgan: LibTorch has CUDA")
+  endif()
 endif()
 
 find_package(absl REQUIRED)

@@ -57,6 +57,7 @@ std::vector<Field> MakeOptionTable() {
   const StringList kNetworks = {"tf_efficientnet_lite0",
                                 "tf_efficientnet_lite1"};
   const StringList kBackends = {"auto", "mpi", "nccl"};
+  const StringList kAmp = {"off", "bf16"};
   add(Group::kModel,
       PGAN_MODEL(cfg)
           .Flag("--cfg")
@@ -368,6 +369,17 @@ std::vector<Field> MakeOptionTable() {
           .Flag("--allow-tf32")
           .Help("Allow TF32 in CUDA matmuls and cuDNN convolutions (off, as "
                 "the reference's training loop: it changes the results)")
+          .Resume(OnResume::kCurrent),
+      PGAN_TOP(amp)
+          .Flag("--amp")
+          .Help("Mixed precision of the training phases: off (fp32, as the "
+                "reference) or bf16 (autocast for G, D and the feature "
+                "network; fp32 weights and Adam state)")
+          .OneOf(kAmp)
+          .Resume(OnResume::kCurrent),
+      PGAN_TOP(channels_last)
+          .Flag("--channels-last")
+          .Help("Channels-last (NHWC) weights and activations in training")
           .Resume(OnResume::kCurrent),
       PGAN_TOP(backend)
           .Flag("--backend")

@@ -47,6 +47,13 @@ struct TickReport {
   // Rank 0's resident memory, now and at its peak, GB.
   double cpumem_gb = 0;
   double cpumem_peak_gb = 0;
+  // Rank 0's GPU memory held by tensors at the end of the tick, and the
+  // peaks over the tick of that and of what LibTorch's caching allocator
+  // reserved, GB (2^30 bytes, as the reference's gpumem and reserved);
+  // zero on a CPU.
+  double gpumem_gb = 0;
+  double gpumem_peak_gb = 0;
+  double gpumem_reserved_gb = 0;
   double timestamp = 0;  // Unix seconds at the end of the tick.
   // Metrics that finished in this tick, in the job's order (the first is
   // the watched one), measured on the snapshot at `metrics_kimg` (earlier

@@ -121,6 +121,12 @@ struct TrainingConfig {
   // TF32 off in matmuls and cuDNN; these turn the first off, the second on.
   bool nobench = false;
   bool allow_tf32 = false;
+  // Numerics and memory layout of the training phases (they change the
+  // results within rounding, unlike the rest of this group): "off" (fp32,
+  // the reference) or "bf16" (autocast for G, D and the feature network;
+  // fp32 weights, gradients and Adam state); channels-last convolutions.
+  std::string amp = "off";
+  bool channels_last = false;
   std::string backend = "auto";
   double comm_timeout = 60;
   double bucket_mb = 1024;

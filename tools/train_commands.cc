@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "trainer/device.h"
 #include "trainer/feature_weights.h"
+#include "trainer/precision.h"
 #include "trainer/process_group.h"
 #include "trainer/progress_report.h"
 #include "trainer/snapshot.h"
@@ -88,6 +89,7 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
   checked.data = checked.outdir = "-";
   RETURN_IF_ERROR(checked.Validate(world));
   trainer::SetIntraOpThreads(config.threads);
+  trainer::SetGpuNumerics(config.allow_tf32, config.nobench);
   std::string device_spec = config.device;
   if (world > 1 && (device_spec == "cuda" || device_spec == "auto") &&
       torch::cuda::is_available()) {
@@ -105,20 +107,14 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
     if (!config.feature_weights.empty()) {
       RETURN_IF_ERROR(trainer::LoadFeatureNetworkWeights(trunk, config.feature_weights));
     }
-    nets.G->to(device);
-    nets.G_ema->to(device);
-    nets.D->to(device);
-    nets.G->train();
-    nets.D->train();
+    trainer::PlaceForTraining(nets, device, config.channels_last);
     optimizers = trainer::MakeOptimizers(nets, config);
     result.g_sizes = Sizes(optimizers.g->params());
     result.d_sizes = Sizes(optimizers.d->params());
-    trainer::StepOptions step_options;
-    step_options.seed = config.seed;
-    step_options.layout = {process_group.rank(), world, config.batch,
-                           config.BatchGpu(world)};
-    step_options.ema_kimg = config.EmaKimg();
-    step_options.ema_rampup = config.ema_rampup;
+    ASSIGN_OR_RETURN(const trainer::StepOptions step_options,
+                     trainer::MakeStepOptions(
+                         config, {process_group.rank(), world, config.batch,
+                                  config.BatchGpu(world)}));
     step = std::make_unique<trainer::TrainingStep>(
         &nets, optimizers.g.get(), optimizers.d.get(), &group, step_options);
     return absl::OkStatus();
@@ -129,10 +125,11 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
       torch::randint(0, 256, {config.batch / world, 3, res, res}, torch::kUInt8);
   out << absl::StrFormat(
       "bench: cfg %s, %dx%d, ngf %d, batch %d (batch_gpu %d), %d process%s, "
-      "device %s, %d LibTorch threads\n",
+      "device %s, %d LibTorch threads, amp %s%s\n",
       config.model.cfg, res, res, config.model.ngf, config.batch,
       config.BatchGpu(world), world, world > 1 ? "es" : "", device.str(),
-      torch::get_num_threads());
+      torch::get_num_threads(), config.amp,
+      config.channels_last ? ", channels-last" : "");
   double timed = 0, synced = 0;
   for (int i = 0; i < options.warmup + options.iterations; ++i) {
     const Clock::time_point start = Clock::now();
@@ -155,10 +152,15 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options,
   result.seconds_per_iteration = timed / options.iterations;
   result.sync_seconds_per_iteration = synced / options.iterations;
   const trainer::ProcessMemory memory = trainer::ReadProcessMemory();
+  std::string gpu_memory;
+  if (const auto gpu = trainer::ReadDeviceMemory(device)) {
+    gpu_memory = absl::StrFormat(", peak GPU memory %.2f GB (reserved %.2f GB)",
+                                 gpu->peak_allocated_gb, gpu->peak_reserved_gb);
+  }
   out << absl::StrFormat(
-      "result: %.3f s/iteration, %.3f img/s, peak RSS %.2f GB\n",
+      "result: %.3f s/iteration, %.3f img/s, peak RSS %.2f GB%s\n",
       result.seconds_per_iteration, config.batch / result.seconds_per_iteration,
-      memory.peak_resident_gb);
+      memory.peak_resident_gb, gpu_memory);
   return result;
 }
 

@@ -23,6 +23,23 @@ namespace {
 // (the largest FastGAN weight alone is 151 MB).
 constexpr int64_t kSlice = int64_t{1} << 20;
 
+// The layout a parameter is dense in: channels-last (--channels-last) or
+// the usual one. The update is elementwise, so it runs over memory order,
+// with the gradient and the moments in the parameter's layout.
+torch::MemoryFormat LayoutOf(const torch::Tensor& p) {
+  return p.dim() == 4 && !p.is_contiguous() &&
+                 p.is_contiguous(torch::MemoryFormat::ChannelsLast)
+             ? torch::MemoryFormat::ChannelsLast
+             : torch::MemoryFormat::Contiguous;
+}
+
+// A 1-D view of `t` in memory order; `t` is dense in `layout`.
+torch::Tensor FlatView(const torch::Tensor& t, torch::MemoryFormat layout) {
+  return layout == torch::MemoryFormat::ChannelsLast
+             ? t.permute({0, 2, 3, 1}).view({-1})
+             : t.view({-1});
+}
+
 }  // namespace
 
 void Adam::Step() {
@@ -35,11 +52,17 @@ void Adam::Step() {
     const torch::Tensor& grad = p.grad();
     if (!grad.defined()) continue;
     ParamState& s = state_[i];
+    const torch::MemoryFormat layout = LayoutOf(p);
     if (!s.exp_avg_sq.defined()) {
-      s.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Contiguous);
-      if (first_moment) {
-        s.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Contiguous);
-      }
+      s.exp_avg_sq = torch::zeros_like(p, layout);
+      if (first_moment) s.exp_avg = torch::zeros_like(p, layout);
+    }
+    // Moments loaded from a snapshot, or kept across a layout switch.
+    if (!s.exp_avg_sq.is_contiguous(layout)) {
+      s.exp_avg_sq = s.exp_avg_sq.contiguous(layout);
+    }
+    if (s.exp_avg.defined() && !s.exp_avg.is_contiguous(layout)) {
+      s.exp_avg = s.exp_avg.contiguous(layout);
     }
     s.step += 1;
     const double bias_correction1 =
@@ -49,11 +72,13 @@ void Adam::Step() {
     const double step_size = options_.lr / bias_correction1;
     const double bias_correction2_sqrt = std::sqrt(bias_correction2);
     // torch.optim.Adam's operations in its order, slice by slice.
-    TORCH_CHECK(p.is_contiguous(), "Adam: parameter ", names_[i], " is not contiguous");
-    torch::Tensor p_flat = p.view({-1});
-    const torch::Tensor g_flat = grad.contiguous().view({-1});
-    torch::Tensor v_flat = s.exp_avg_sq.view({-1});
-    torch::Tensor m_flat = first_moment ? s.exp_avg.view({-1}) : torch::Tensor();
+    TORCH_CHECK(p.is_contiguous(layout), "Adam: parameter ", names_[i],
+                " is neither contiguous nor channels-last");
+    torch::Tensor p_flat = FlatView(p, layout);
+    const torch::Tensor g_flat = FlatView(grad.contiguous(layout), layout);
+    torch::Tensor v_flat = FlatView(s.exp_avg_sq, layout);
+    torch::Tensor m_flat =
+        first_moment ? FlatView(s.exp_avg, layout) : torch::Tensor();
     const int64_t n = p_flat.numel();
     for (int64_t begin = 0; begin < n; begin += kSlice) {
       const int64_t len = std::min(kSlice, n - begin);

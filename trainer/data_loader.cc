@@ -1,6 +1,8 @@
 #include "trainer/data_loader.h"
 
 #include <exception>
+
+#include <torch/cuda.h>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +30,10 @@ absl::Status DataLoaderOptions::Validate() const {
   }
   if (skip_before < 0 || skip_after < 0) {
     return absl::InvalidArgumentError("data loader: negative skip");
+  }
+  if (pin_memory && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        "data loader: pin_memory needs a CUDA device (LibTorch finds none)");
   }
   if (prefetch_batches < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -89,12 +95,14 @@ DataLoader::Pending* DataLoader::FindWork() {
   for (int64_t i = 0; i < b; ++i) pending.batch.indices.push_back(sampler_.Next());
   for (int64_t i = 0; i < options_.skip_after; ++i) sampler_.Next();
   try {
+    const auto options =
+        torch::TensorOptions().pinned_memory(options_.pin_memory);
     pending.batch.images = torch::empty(
         {b, dataset_->channels(), dataset_->resolution(), dataset_->resolution()},
-        torch::kUInt8);
+        options.dtype(torch::kUInt8));
     if (dataset_->has_labels()) {
-      pending.batch.labels =
-          torch::empty({b, dataset_->label_dim()}, torch::kFloat32);
+      pending.batch.labels = torch::empty({b, dataset_->label_dim()},
+                                          options.dtype(torch::kFloat32));
     }
   } catch (const std::exception& e) {
     // Nothing to decode: the batch is complete, as an error.

@@ -37,6 +37,9 @@ struct DataLoaderOptions {
   // whole sequence and decodes only its block.
   int64_t skip_before = 0;
   int64_t skip_after = 0;
+  // Allocate batches in pinned (page-locked) host memory, as PyTorch's
+  // DataLoader(pin_memory=True); needs LibTorch with CUDA.
+  bool pin_memory = false;
 
   absl::Status Validate() const;
 };

@@ -1,7 +1,11 @@
 #include "trainer/device.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#if PGAN_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -31,6 +35,39 @@ absl::StatusOr<c10::Device> ResolveDevice(const std::string& spec) {
 
 void SetIntraOpThreads(int threads) {
   at::set_num_threads(threads > 0 ? threads : at::get_num_threads());
+}
+
+void SetGpuNumerics(bool allow_tf32, bool nobench) {
+  at::globalContext().setAllowTF32CuBLAS(allow_tf32);
+  at::globalContext().setAllowTF32CuDNN(allow_tf32);
+  at::globalContext().setBenchmarkCuDNN(!nobench);
+}
+
+std::optional<DeviceMemory> ReadDeviceMemory(const c10::Device& device) {
+#if PGAN_TORCH_CUDA
+  if (device.is_cuda()) {
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    const auto stats = alloc::getDeviceStats(device.index());
+    // Index 0 is StatType::AGGREGATE (all pool sizes), in 1.13 and 2.x.
+    constexpr double kGb = 1024.0 * 1024.0 * 1024.0;
+    DeviceMemory m;
+    m.allocated_gb = static_cast<double>(stats.allocated_bytes[0].current) / kGb;
+    m.peak_allocated_gb = static_cast<double>(stats.allocated_bytes[0].peak) / kGb;
+    m.peak_reserved_gb = static_cast<double>(stats.reserved_bytes[0].peak) / kGb;
+    return m;
+  }
+#endif
+  (void)device;
+  return std::nullopt;
+}
+
+void ResetMemoryPeaks(const c10::Device& device) {
+#if PGAN_TORCH_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  }
+#endif
+  (void)device;
 }
 
 }  // namespace pgan::trainer

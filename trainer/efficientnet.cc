@@ -43,7 +43,14 @@ torch::nn::BatchNorm2d TfBatchNorm(int64_t channels) {
 }
 
 // nn.ReLU6 is hardtanh(0, 6); clamp would differ in the gradient at the edges.
-torch::Tensor Relu6(const torch::Tensor& x) { return torch::hardtanh(x, 0, 6); }
+// LibTorch 1.13 has no bf16 hardtanh backward on the CPU (--amp bf16 there),
+// so bf16 inputs on a CPU take it in fp32 and come back as bf16.
+torch::Tensor Relu6(const torch::Tensor& x) {
+  if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu()) {
+    return torch::hardtanh(x.to(torch::kFloat), 0, 6).to(torch::kBFloat16);
+  }
+  return torch::hardtanh(x, 0, 6);
+}
 
 // make_divisible(v, 8) as timm: round to the nearest multiple of 8, but not
 // below 90% of v.

@@ -98,11 +98,18 @@ std::string FormatTickLine(const config::TickReport& r, double total_kimg) {
     }
     if (!r.convergence.empty()) absl::StrAppend(&metrics, " ", r.convergence);
   }
+  // Only a GPU run reserves GPU memory.
+  const std::string gpumem =
+      r.gpumem_reserved_gb > 0
+          ? absl::StrFormat("  gpumem %.2f peak %.2f reserved %.2f GB",
+                            r.gpumem_gb, r.gpumem_peak_gb, r.gpumem_reserved_gb)
+          : "";
   return absl::StrFormat(
       "tick %-4d kimg %8.2f / %g  sec/kimg %7.2f  eta %-8s loss G %7.4f D %7.4f  "
-      "sign fake %+.3f real %+.3f  mem %.2f GB%s",
+      "sign fake %+.3f real %+.3f  mem %.2f GB%s%s",
       r.tick, r.kimg, total_kimg, r.sec_per_kimg, Duration(r.eta_sec),
-      r.loss_g, r.loss_d, r.sign_fake, r.sign_real, r.cpumem_gb, metrics);
+      r.loss_g, r.loss_d, r.sign_fake, r.sign_real, r.cpumem_gb, gpumem,
+      metrics);
 }
 
 ProcessMemory ReadProcessMemory() {

@@ -16,6 +16,7 @@
 #include "config/fields.h"
 #include "trainer/device.h"
 #include "trainer/feature_weights.h"
+#include "trainer/precision.h"
 #include "trainer/progress_report.h"
 #include "trainer/root_work.h"
 #include "trainer/run_dir.h"
@@ -181,11 +182,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 absl::Status Trainer::Setup(const RunPlan& plan) {
   SetIntraOpThreads(config_.threads);
   ASSIGN_OR_RETURN(const c10::Device device, PickDevice());
-  // The reference's numerics on GPUs (training_loop.py): no TF32 unless
-  // asked for (LibTorch's default allows it in cuDNN), cuDNN benchmarking.
-  at::globalContext().setAllowTF32CuBLAS(config_.allow_tf32);
-  at::globalContext().setAllowTF32CuDNN(config_.allow_tf32);
-  at::globalContext().setBenchmarkCuDNN(!config_.nobench);
+  SetGpuNumerics(config_.allow_tf32, config_.nobench);
   grid_ = ResolveGridSize(config_.model.resolution, config_.grid_width,
                           config_.grid_height, device.is_cuda());
   if (const GridSize reference =
@@ -256,12 +253,7 @@ absl::Status Trainer::BuildNetworksAndOptimizers(c10::Device device,
     } else {
       ReplayReferenceChannelProbe(trunk);
     }
-    nets_.G->to(device);
-    nets_.G_ema->to(device);
-    nets_.D->to(device);
-    nets_.G->train();
-    nets_.D->train();
-    nets_.G_ema->eval();
+    PlaceForTraining(nets_, device, config_.channels_last);
     return absl::OkStatus();
   }));
   nets_.D->set_frozen_blocks(config_.freezed);
@@ -290,11 +282,7 @@ absl::Status Trainer::BuildStepAndLoader() {
   const int world = env_.group->world_size();
   const BatchLayout layout{env_.group->rank(), world, config_.batch,
                            config_.BatchGpu(world)};
-  StepOptions step_options;
-  step_options.seed = config_.seed;
-  step_options.layout = layout;
-  step_options.ema_kimg = config_.EmaKimg();
-  step_options.ema_rampup = config_.ema_rampup;
+  ASSIGN_OR_RETURN(StepOptions step_options, MakeStepOptions(config_, layout));
   if (config_.model.conditional()) {
     std::vector<torch::Tensor> labels;
     for (int64_t i = 0; i < dataset_->size(); ++i)
@@ -319,6 +307,9 @@ absl::Status Trainer::BuildStepAndLoader() {
   loader_options.skip_after =
       static_cast<int64_t>(world - 1 - layout.rank) * layout.per_process();
   loader_options.num_threads = config_.workers;
+  // Batches for a GPU in page-locked memory: its copy to the device does not
+  // wait for the host (TrainingStep copies with non_blocking).
+  loader_options.pin_memory = nets_.G->parameters().front().is_cuda();
   ASSIGN_OR_RETURN(loader_, DataLoader::Create(dataset_, std::move(sampler),
                                                loader_options));
   return absl::OkStatus();
@@ -517,6 +508,13 @@ absl::Status Trainer::EndTick(bool done) {
   report.eta_sec = eta;
   report.cpumem_gb = memory.resident_gb;
   report.cpumem_peak_gb = memory.peak_resident_gb;
+  const c10::Device device = nets_.G->parameters().front().device();
+  if (const std::optional<DeviceMemory> gpu = ReadDeviceMemory(device)) {
+    report.gpumem_gb = gpu->allocated_gb;
+    report.gpumem_peak_gb = gpu->peak_allocated_gb;
+    report.gpumem_reserved_gb = gpu->peak_reserved_gb;
+    ResetMemoryPeaks(device);  // Peaks per tick, as the reference's.
+  }
   report.nonfinite_grads_total = progress_.nonfinite_grads;
   report.timestamp = std::chrono::duration<double>(
                          std::chrono::system_clock::now().time_since_epoch())

@@ -27,6 +27,18 @@ uint64_t SampleKey(uint64_t seed, int64_t iteration, int64_t global_index,
                   static_cast<uint64_t>(purpose)});
 }
 
+absl::StatusOr<StepOptions> MakeStepOptions(const config::TrainingConfig& config,
+                                            const BatchLayout& layout) {
+  StepOptions options;
+  options.seed = config.seed;
+  options.layout = layout;
+  options.ema_kimg = config.EmaKimg();
+  options.ema_rampup = config.ema_rampup;
+  ASSIGN_OR_RETURN(options.amp, ParseAmp(config.amp));
+  options.channels_last = config.channels_last;
+  return options;
+}
+
 TrainingStep::TrainingStep(Networks* networks, Adam* g_opt, Adam* d_opt,
                            ProcessGroup* group, StepOptions options)
     : nets_(networks),
@@ -91,12 +103,20 @@ absl::Status TrainingStep::GeneratorPhase(int64_t iteration, StepStats* stats) {
     const torch::Tensor z = Latents(iteration, idx, RandomPurpose::kGLatent);
     const torch::Tensor c = FakeLabels(iteration, idx, RandomPurpose::kGLabel);
     SampleRandom noise(Keys(options_.seed, iteration, idx, RandomPurpose::kGNoise));
-    const torch::Tensor images = g->forward(z, c, &noise);
-    SampleRandom aug_random(
-        Keys(options_.seed, iteration, idx, RandomPurpose::kGAugment));
-    const DiffAugmentParams aug = SampleDiffAugmentParams(
-        static_cast<int64_t>(idx.size()), res, res, images.options(), &aug_random);
-    const torch::Tensor loss = GeneratorLoss(d->forward(images, c, &aug));
+    torch::Tensor logits;
+    {
+      const AutocastScope autocast(device_.type(), options_.amp);
+      const torch::Tensor images = g->forward(z, c, &noise);
+      SampleRandom aug_random(
+          Keys(options_.seed, iteration, idx, RandomPurpose::kGAugment));
+      // Augmentation parameters in fp32 whatever G's output is.
+      const DiffAugmentParams aug = SampleDiffAugmentParams(
+          static_cast<int64_t>(idx.size()), res, res,
+          images.options().dtype(torch::kFloat), &aug_random);
+      logits = d->forward(images, c, &aug);
+    }
+    // The loss in fp32 (a no-op without --amp).
+    const torch::Tensor loss = GeneratorLoss(logits.to(torch::kFloat));
     Backward(loss);
     loss_sum += loss.detach().to(torch::kCPU, torch::kDouble);
   }
@@ -117,6 +137,13 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
   const int res = nets_->config.resolution;
   const int bg = options_.layout.batch_gpu;
   torch::Tensor sums = torch::zeros({5}, torch::kDouble);  // loss, fake, sign, real, sign
+  // D's logits in fp32; the forward under --amp's autocast, the backward
+  // outside it (as torch.autocast is meant to be used).
+  const auto logits = [&](const torch::Tensor& images, const torch::Tensor& c,
+                          const DiffAugmentParams& aug) {
+    const AutocastScope autocast(device_.type(), options_.amp);
+    return d->forward(images, c, &aug, false).to(torch::kFloat);
+  };
   for (int round = 0; round < options_.layout.rounds(); ++round) {
     const std::vector<int64_t> idx = RoundIndices(round);
     // Fakes: G runs in training mode (BatchNorm statistics update, as in the
@@ -125,6 +152,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
     const torch::Tensor c = FakeLabels(iteration, idx, RandomPurpose::kDLabel);
     {
       torch::NoGradGuard no_grad;
+      const AutocastScope autocast(device_.type(), options_.amp);
       const torch::Tensor z = Latents(iteration, idx, RandomPurpose::kDLatent);
       SampleRandom noise(Keys(options_.seed, iteration, idx, RandomPurpose::kDNoise));
       // update_emas: StyleGAN2's w_avg follows the D phase's w, as the
@@ -134,15 +162,18 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
     SampleRandom fake_random(
         Keys(options_.seed, iteration, idx, RandomPurpose::kDAugmentFake));
     const DiffAugmentParams fake_aug = SampleDiffAugmentParams(
-        bg, res, res, fake.options(), &fake_random);
-    const torch::Tensor fake_logits = d->forward(fake, c, &fake_aug, false);
+        bg, res, res, fake.options().dtype(torch::kFloat), &fake_random);
+    const torch::Tensor fake_logits = logits(fake, c, fake_aug);
     const torch::Tensor fake_loss = DiscriminatorFakeLoss(fake_logits);
     Backward(fake_loss);
 
-    const torch::Tensor x =
-        real.narrow(0, static_cast<int64_t>(round) * bg, bg)
-            .to(device_)
-            .to(torch::kFloat) / 127.5 - 1;
+    // From pinned host memory (the loader's, on a GPU) without waiting.
+    torch::Tensor x = real.narrow(0, static_cast<int64_t>(round) * bg, bg)
+                          .to(device_, /*non_blocking=*/true)
+                          .to(torch::kFloat) / 127.5 - 1;
+    if (options_.channels_last) {
+      x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    }
     const torch::Tensor rc =
         real_labels.defined()
             ? real_labels.narrow(0, static_cast<int64_t>(round) * bg, bg).to(device_)
@@ -151,7 +182,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
         Keys(options_.seed, iteration, idx, RandomPurpose::kDAugmentReal));
     const DiffAugmentParams real_aug =
         SampleDiffAugmentParams(bg, res, res, x.options(), &real_random);
-    const torch::Tensor real_logits = d->forward(x, rc, &real_aug, false);
+    const torch::Tensor real_logits = logits(x, rc, real_aug);
     const torch::Tensor real_loss = DiscriminatorRealLoss(real_logits);
     Backward(real_loss);
 

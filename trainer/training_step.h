@@ -16,9 +16,11 @@
 #include <torch/types.h>
 
 #include "absl/status/statusor.h"
+#include "config/training_config.h"
 #include "trainer/adam.h"
 #include "trainer/process_group.h"
 #include "trainer/network_file.h"
+#include "trainer/precision.h"
 
 namespace pgan::trainer {
 
@@ -69,7 +71,17 @@ struct StepOptions {
   // Labels of the dataset [N, c_dim] for sampling fake labels (conditional
   // models), as the reference draws a random dataset item's label.
   torch::Tensor label_table;
+  // --amp and --channels-last (trainer/precision.h): the forward passes of
+  // both phases under bf16 autocast; real images channels-last (the
+  // networks' weights are converted by whoever builds them).
+  Amp amp = Amp::kOff;
+  bool channels_last = false;
 };
+
+// A run's step options from its configuration (the label table aside), the
+// same for `pgan train` and `pgan bench`. An error names the option.
+absl::StatusOr<StepOptions> MakeStepOptions(const config::TrainingConfig& config,
+                                            const BatchLayout& layout);
 
 // Sums over this process's samples; the reporter reduces across processes.
 struct StepStats {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -71,6 +72,12 @@ std::vector<double> Uniform(const std::string& key, int64_t n) {
   return u;
 }
 
+torch::Device TestDevice() {
+  const char* spec = std::getenv("PGAN_TEST_DEVICE");
+  return spec == nullptr || *spec == '\0' ? torch::Device(torch::kCPU)
+                                          : torch::Device(spec);
+}
+
 torch::Tensor FromDoubles(std::vector<double> values, torch::IntArrayRef shape,
                           torch::ScalarType dtype) {
   return torch::from_blob(values.data(), {static_cast<int64_t>(values.size())},
@@ -84,20 +91,22 @@ torch::Tensor FromDoubles(std::vector<double> values, torch::IntArrayRef shape,
 torch::Tensor Latents(const std::string& key, int64_t batch, int64_t z_dim) {
   std::vector<double> u = Uniform(key, batch * z_dim);
   for (double& x : u) x = (x - 0.5) * 4;
-  return FromDoubles(std::move(u), {batch, z_dim}, torch::kFloat);
+  return FromDoubles(std::move(u), {batch, z_dim}, torch::kFloat)
+      .to(TestDevice());
 }
 
 // golden.images.R: u * 2 - 1.
 torch::Tensor Images(const std::string& key, int64_t batch, int64_t side) {
   std::vector<double> u = Uniform(key, batch * 3 * side * side);
   for (double& x : u) x = x * 2 - 1;
-  return FromDoubles(std::move(u), {batch, 3, side, side}, torch::kFloat);
+  return FromDoubles(std::move(u), {batch, 3, side, side}, torch::kFloat)
+      .to(TestDevice());
 }
 
 torch::Tensor OneHot(const json& labels, int64_t classes) {
   const auto index = labels.get<std::vector<int64_t>>();
   return F::one_hot(torch::tensor(index, torch::kInt64), classes)
-      .to(torch::kFloat);
+      .to(TestDevice(), torch::kFloat);
 }
 
 // u and v after 30 float64 power iterations from u = normalize(ones), on

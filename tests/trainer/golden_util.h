@@ -28,6 +28,12 @@ constexpr double kAggregateRtol = 1e-5;
 // Times the case's own float32 rounding r_i (see the top).
 constexpr double kRoundingFactor = 8;
 
+// Where the golden tests of FastGAN, the discriminators and the iteration
+// run: PGAN_TEST_DEVICE ("cuda", "cuda:N"; tools/gpu_check.sh sets it), or
+// the CPU when unset. Inputs are made on the CPU, as the reference's, and
+// moved there; outputs come back for the comparison.
+torch::Device TestDevice();
+
 // A file of tests/trainer/testdata, parsed once.
 const json& Load(const std::string& file);
 
@@ -55,7 +61,7 @@ Holder Build(const json& network, int sn_iterations,
              torch::Dtype dtype = torch::kFloat) {
   Holder module(NetworkConfig(network));
   FillDeterministic(*module, network, sn_iterations);
-  module->to(dtype);
+  module->to(TestDevice(), dtype);
   return module;
 }
 

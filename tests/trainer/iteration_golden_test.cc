@@ -108,7 +108,7 @@ void ExpectStateMatches(const torch::Tensor& actual_in, const json& expected,
   const auto shape = expected.at("shape").get<std::vector<int64_t>>();
   ASSERT_EQ(actual_in.sizes(), torch::IntArrayRef(shape)) << what;
   const torch::Tensor actual =
-      actual_in.detach().to(torch::kDouble).contiguous().view(-1);
+      actual_in.detach().to(torch::kCPU, torch::kDouble).contiguous().view(-1);
   const double* a = actual.data_ptr<double>();
   const int64_t stride = expected.at("stride").get<int64_t>();
   const json& values = expected.at("values");
@@ -184,6 +184,11 @@ TEST(IterationGoldenTest, OneIterationEqualsTheReferences) {
   golden::FillDeterministic(*nets.D, d_net, sn);
   ASSERT_FALSE(HasFatalFailure());
   CopyState(*nets.G, *nets.G_ema);  // The reference's G_ema = deepcopy(G).
+  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(nets.G.get()),
+                               static_cast<torch::nn::Module*>(nets.G_ema.get()),
+                               static_cast<torch::nn::Module*>(nets.D.get())}) {
+    m->to(golden::TestDevice());
+  }
   nets.G->train();
   nets.D->train();
 
@@ -208,6 +213,7 @@ TEST(IterationGoldenTest, OneIterationEqualsTheReferences) {
   for (double& x : u) x = std::floor(x * 256);
   const torch::Tensor reals = golden::FromDoubles(
       std::move(u), {config.batch, 3, res, res}, torch::kUInt8);
+  // (The trainer's reals stay on the host; TrainingStep copies each round.)
 
   absl::StatusOr<StepStats> stats =
       step.Run(it.at("iteration").get<int64_t>(),

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "tests/common/test_dir.h"
 #include "tests/trainer/random_images.h"
+#include "tests/trainer/tiny_training.h"
 #include "trainer/network_file.h"
 #include "trainer/run_dir.h"
 #include "trainer/state_dict.h"
@@ -25,55 +26,6 @@ namespace pgan::trainer {
 namespace {
 
 using ::pgan::testing::TestDir;
-
-// Eight random 32x32 RGB images in a folder (the reference layout without
-// dataset.json).
-std::string MakeDataset(const TestDir& dir) {
-  const std::string data = dir.file("data");
-  EXPECT_TRUE(testing::WriteRandomImageFolder(data, 8, 32, /*seed=*/123).ok());
-  return data;
-}
-
-config::TrainingConfig TinyConfig(const TestDir& dir) {
-  config::TrainingConfig config;
-  config.model.cfg = "fastgan";  // With noise injection, to cover its streams.
-  config.model.resolution = 32;
-  config.model.ngf = 8;
-  config.data = MakeDataset(dir);
-  config.outdir = dir.file("runs");
-  config.batch = 2;
-  config.batch_gpu = 1;  // Two accumulation rounds.
-  config.kimg = 1;
-  config.tick = 0.002;  // A tick every iteration.
-  config.snap = 1000;
-  config.grid_width = 2;
-  config.grid_height = 1;
-  config.workers = 2;
-  config.device = "cpu";
-  return config;
-}
-
-std::unique_ptr<Trainer> MakeTrainer(const config::TrainingConfig& config,
-                                     const std::string& resume,
-                                     ProcessGroup* group,
-                                     const std::atomic<bool>* stop = nullptr) {
-  TrainerEnvironment env;
-  env.group = group;
-  env.stop_flag = stop;
-  auto trainer = Trainer::Create(config, resume, env);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  return trainer.ok() ? std::move(*trainer) : nullptr;
-}
-
-void ExpectSameState(const torch::nn::Module& a, const torch::nn::Module& b,
-                     const std::string& what) {
-  const auto sa = StateDict(a), sb = StateDict(b);
-  ASSERT_EQ(sa.size(), sb.size());
-  for (size_t i = 0; i < sa.size(); ++i) {
-    EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second))
-        << what << " " << sa[i].first;
-  }
-}
 
 // Trains `first + then` iterations straight, and `first`, a snapshot and
 // `then` more in a new Trainer; both end with the same G, G_ema and D. The
