@@ -79,6 +79,15 @@ AutocastScope::~AutocastScope() {
   SetAutocastDtype(device_type_, was_dtype_);
 }
 
+torch::Tensor AutocastOperand(const torch::Tensor& t) {
+  const c10::DeviceType type = t.device().type();
+  if ((type != c10::kCPU && type != c10::kCUDA) || !t.is_floating_point() ||
+      !AutocastEnabled(type)) {
+    return t;
+  }
+  return t.to(AutocastDtype(type));
+}
+
 void ToChannelsLast(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (torch::Tensor& t : module.parameters(/*recurse=*/true)) {

@@ -39,6 +39,11 @@ class AutocastScope {
   c10::ScalarType was_dtype_ = c10::ScalarType::Float;
 };
 
+// `t` in the dtype autocast runs convolutions in, where autocast is on for
+// its device (else `t` itself): for ops that call ATen below autocast's
+// dispatch, such as custom autograd functions (as PyTorch's custom_fwd).
+torch::Tensor AutocastOperand(const torch::Tensor& t);
+
 // Stores every 4-D parameter and buffer of `module` channels-last, in
 // place: the same tensors (an optimiser built on them keeps working), new
 // strides. Convolutions then produce channels-last activations.

@@ -5,6 +5,8 @@
 #include <ATen/ops/upsample_nearest2d_backward.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "trainer/precision.h"
+
 namespace pgan::trainer {
 namespace {
 
@@ -56,7 +58,10 @@ class UpsampleConvFunction : public torch::autograd::Function<UpsampleConvFuncti
 
 torch::Tensor UpsampleConv2d(const torch::Tensor& x, const torch::Tensor& weight,
                              int64_t padding) {
-  return UpsampleConvFunction::apply(x, weight, padding);
+  // A custom function is below autocast: cast its operands as autocast
+  // would cast a convolution's (nothing without --amp).
+  return UpsampleConvFunction::apply(AutocastOperand(x), AutocastOperand(weight),
+                                     padding);
 }
 
 }  // namespace pgan::trainer

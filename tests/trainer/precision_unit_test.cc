@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "trainer/data_loader.h"
+#include "trainer/upsample_conv.h"
 #include "trainer/precision.h"
 
 namespace pgan::trainer {
@@ -35,6 +36,25 @@ TEST(PrecisionUnitTest, AutocastScopeRunsConvolutionsInBf16AndRestores) {
     EXPECT_EQ((x * 2).scalar_type(), torch::kFloat);
   }
   EXPECT_EQ(Conv(x, w).scalar_type(), torch::kFloat);
+}
+
+// A custom autograd function runs below autocast's dispatch (LibTorch 2.x
+// does not cast inside it): its operands are cast before it, and the fp32
+// weight still gets an fp32 gradient.
+TEST(PrecisionUnitTest, TheUpsamplingConvolutionRunsUnderAutocast) {
+  const torch::Tensor x = torch::randn({1, 2, 4, 4});
+  const torch::Tensor w = torch::randn({3, 2, 3, 3}).requires_grad_(true);
+  torch::Tensor y;
+  {
+    const AutocastScope autocast(c10::kCPU, Amp::kBf16);
+    y = UpsampleConv2d(x, w, /*padding=*/1);
+  }
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(y.sizes(), torch::IntArrayRef({1, 3, 8, 8}));
+  y.to(torch::kFloat).sum().backward();
+  ASSERT_TRUE(w.grad().defined());
+  EXPECT_EQ(w.grad().scalar_type(), torch::kFloat);
+  EXPECT_EQ(UpsampleConv2d(x, w, 1).scalar_type(), torch::kFloat);
 }
 
 TEST(PrecisionUnitTest, ParseAmpNamesTheOption) {
