@@ -256,6 +256,15 @@ std::vector<Field> MakeOptionTable() {
                 "keep their weights (StyleGAN2-ADA's --freezed; for "
                 "fine-tuning on small datasets)")
           .Between(0, 8),
+      PGAN_TOP(world_invariant)
+          .Flag("--world-invariant")
+          .Help("on: the same training on any number of processes and "
+                "accumulation rounds (spectral norm's power iteration once "
+                "per phase instead of once per forward; gradients and "
+                "BatchNorm statistics combined over every batch-gpu chunk "
+                "in float64); off: the reference's, whose results depend on "
+                "that split; auto: on for elastic pool jobs, else off")
+          .OneOf({"auto", "on", "off"}),
       PGAN_TOP(ema_kimg)
           .Flag("--ema-kimg")
           .Help("G_ema half-life in kimg (negative: batch * 10 / 32)")

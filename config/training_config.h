@@ -75,6 +75,12 @@ struct TrainingConfig {
   // Freeze-D: the first `freezed` DownBlocks of every mini discriminator
   // are not trained (0 = none).
   int freezed = 0;
+  // "on": the same training whatever the number of processes and
+  // accumulation rounds (trainer/README.md, "World-invariant training");
+  // "off": the reference's, whose spectral norm and BatchNorm statistics
+  // depend on that split; "auto": on for an elastic pool job (it may
+  // restart on another world size), off otherwise (ResolveWorldInvariant).
+  std::string world_invariant = "auto";
   // G_ema half-life in kimg; negative = the reference's batch * 10 / 32.
   double ema_kimg = -1;
   // EMA ramp-up (half-life at most cur_nimg * ema_rampup); 0 disables.
@@ -152,6 +158,12 @@ struct TrainingConfig {
     if (glr == 0) glr = lr;
     if (dlr == 0) dlr = lr;
   }
+  // --world-invariant's "auto" made "on" or "off" (an elastic pool job, or
+  // anything else). Idempotent.
+  void ResolveWorldInvariant(bool elastic) {
+    if (world_invariant == "auto") world_invariant = elastic ? "on" : "off";
+  }
+  bool WorldInvariant() const { return world_invariant == "on"; }
   double EmaKimg() const {
     return ema_kimg >= 0 ? ema_kimg : batch * 10.0 / 32;
   }

@@ -24,7 +24,6 @@
 #endif
 #include "tools/train_commands.h"
 #include "tools/video_command.h"
-#include "trainer/spectral_norm.h"
 #include "trainer/stats_cache.h"
 
 namespace {
@@ -392,9 +391,6 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   // The environment is read here only, and handed to the commands.
-  if (std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr) {
-    pgan::trainer::FreezeSpectralNormForTesting(true);
-  }
   train.fallback_stats_cache = fid.fallback_stats_cache =
       pgan::trainer::StatisticsCache::InUserCache(std::getenv("XDG_CACHE_HOME"),
                                                   std::getenv("HOME"));

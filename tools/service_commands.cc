@@ -183,6 +183,16 @@ absl::Status RunStatus(const ServiceOptions& service, const std::string& id,
       << ", batch " << t.batch() << ", " << t.kimg() << " kimg on "
       << job.spec().resources().workers() << " worker(s), data " << t.data()
       << "\n";
+  if (absl::StatusOr<config::TrainingConfig> c = config::FromProto(t); c.ok()) {
+    // What the workers run: "auto" resolved by the job's elasticity.
+    c->ResolveWorldInvariant(job.spec().elastic());
+    out << "invariant  "
+        << (c->WorldInvariant()
+                ? "on: the same model on any number of workers"
+                : "off: results depend on the number of workers (the "
+                  "reference's)")
+        << (job.spec().elastic() ? "; elastic" : "") << "\n";
+  }
   out << absl::StrFormat("progress   %.2f / %.2f kimg", job.last_tick().kimg(),
                          t.kimg())
       << "\n";

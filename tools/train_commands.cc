@@ -49,6 +49,12 @@ class TimedProcessGroup : public trainer::ProcessGroup {
     sync_seconds_ += SecondsSince(start);
     return status;
   }
+  absl::Status SumDoubles(torch::Tensor& values) override {
+    const Clock::time_point start = Clock::now();
+    absl::Status status = inner_.SumDoubles(values);
+    sync_seconds_ += SecondsSince(start);
+    return status;
+  }
   absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override {
     return inner_.BroadcastFromRoot(tensors);
   }

@@ -39,6 +39,15 @@ class ProcessGroup {
   // 1 / world_size() before backward instead, which gives the same numbers
   // (exactly for a power-of-two world) without another pass over them.
   virtual absl::Status SumGradients(std::vector<torch::Tensor>& grads) = 0;
+  // Sums a float64 tensor over all processes, in place: --world-invariant's
+  // gradients and buffers, whose float32 results then hardly depend on the
+  // order in which the ranks' values are added. A group of one process
+  // need not implement it.
+  virtual absl::Status SumDoubles(torch::Tensor& values) {
+    (void)values;
+    if (world_size() == 1) return absl::OkStatus();
+    return absl::UnimplementedError("this process group has no float64 sum");
+  }
   // Copies rank 0's values of `tensors` into every rank's, in place.
   virtual absl::Status BroadcastFromRoot(
       std::vector<torch::Tensor>& tensors) = 0;

@@ -43,7 +43,8 @@ struct TrainingState {
 // process sums its accumulation rounds, so a run of `world_size` ranks sees
 // gradients 1/N of the one-process ones for the same global batch. Saving
 // exp_avg x N and exp_avg_sq x N^2 (and dividing on load) makes a snapshot
-// resume with the same Adam steps at any world size.
+// resume with the same Adam steps at any world size. Under --world-invariant
+// the gradients are the one-process ones at any world size: pass 1.
 absl::Status SaveSnapshot(const std::string& path, const Networks& networks,
                           const Adam& g_opt, const Adam& d_opt,
                           const TrainingState& state, int world_size = 1);

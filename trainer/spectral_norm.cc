@@ -1,6 +1,5 @@
 #include "trainer/spectral_norm.h"
 
-#include <atomic>
 #include <cmath>
 
 #include <torch/nn/functional/normalization.h>
@@ -12,7 +11,6 @@ namespace pgan::trainer {
 namespace {
 
 namespace F = torch::nn::functional;
-std::atomic<bool> g_frozen_for_testing{false};
 constexpr double kEps = 1e-12;
 
 torch::Tensor AsMatrix(const torch::Tensor& weight, int64_t dim) {
@@ -45,17 +43,13 @@ void DefaultInit(torch::Tensor& weight, torch::Tensor& bias) {
 
 }  // namespace
 
-void FreezeSpectralNormForTesting(bool frozen) {
-  g_frozen_for_testing.store(frozen);
-}
-
 torch::Tensor SpectralNormalizedWeight(const torch::Tensor& weight_orig,
                                        torch::Tensor& u, torch::Tensor& v,
                                        int64_t dim, bool power_iteration) {
   const torch::Tensor w = AsMatrix(weight_orig, dim);
   torch::Tensor u_used = u;
   torch::Tensor v_used = v;
-  if (power_iteration && !g_frozen_for_testing.load(std::memory_order_relaxed)) {
+  if (power_iteration) {
     {
       torch::NoGradGuard no_grad;
       v.copy_(Normalize(torch::mv(w.t(), u)));
@@ -69,6 +63,42 @@ torch::Tensor SpectralNormalizedWeight(const torch::Tensor& weight_orig,
   return weight_orig / sigma;
 }
 
+void SpectralNormed::PowerIteration() {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = AsMatrix(weight_orig, dim_);
+  weight_v.copy_(Normalize(torch::mv(w.t(), weight_u)));
+  weight_u.copy_(Normalize(torch::mv(w, weight_v)));
+}
+
+torch::Tensor SpectralNormed::NormalizedWeight(bool training) {
+  return SpectralNormalizedWeight(weight_orig, weight_u, weight_v, dim_,
+                                  training && refine_in_forward);
+}
+
+namespace {
+
+template <typename Fn>
+void ForEachSpectralNormed(torch::nn::Module& module, Fn fn) {
+  if (auto* self = dynamic_cast<SpectralNormed*>(&module)) fn(*self);
+  for (const auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* layer = dynamic_cast<SpectralNormed*>(child.get())) fn(*layer);
+  }
+}
+
+}  // namespace
+
+void SetSpectralNormRefinement(torch::nn::Module& module, bool in_forward) {
+  ForEachSpectralNormed(module, [&](SpectralNormed& layer) {
+    layer.refine_in_forward = in_forward;
+  });
+}
+
+void RefineSpectralNorm(torch::nn::Module& module, int iterations) {
+  ForEachSpectralNormed(module, [&](SpectralNormed& layer) {
+    for (int i = 0; i < iterations; ++i) layer.PowerIteration();
+  });
+}
+
 void RegisterSpectralNormBuffers(torch::nn::Module& module,
                                  const torch::Tensor& weight, int64_t dim,
                                  torch::Tensor* u, torch::Tensor* v) {
@@ -79,7 +109,7 @@ void RegisterSpectralNormBuffers(torch::nn::Module& module,
 }
 
 SNConv2dImpl::SNConv2dImpl(SNConvOptions options_)
-    : options(std::move(options_)) {
+    : SpectralNormed(0), options(std::move(options_)) {
   reset();
 }
 
@@ -97,8 +127,7 @@ void SNConv2dImpl::reset() {
 }
 
 torch::Tensor SNConv2dImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor weight =
-      SpectralNormalizedWeight(weight_orig, weight_u, weight_v, 0, is_training());
+  const torch::Tensor weight = NormalizedWeight(is_training());
   const int64_t s = options.stride();
   const int64_t p = options.padding();
   if (options.upsample_input()) {
@@ -111,7 +140,7 @@ torch::Tensor SNConv2dImpl::forward(const torch::Tensor& x) {
 }
 
 SNConvTranspose2dImpl::SNConvTranspose2dImpl(SNConvOptions options_)
-    : options(std::move(options_)) {
+    : SpectralNormed(1), options(std::move(options_)) {
   reset();
 }
 
@@ -129,8 +158,7 @@ void SNConvTranspose2dImpl::reset() {
 }
 
 torch::Tensor SNConvTranspose2dImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor weight =
-      SpectralNormalizedWeight(weight_orig, weight_u, weight_v, 1, is_training());
+  const torch::Tensor weight = NormalizedWeight(is_training());
   const int64_t s = options.stride();
   const int64_t p = options.padding();
   return torch::conv_transpose2d(x, weight, bias, {s, s}, {p, p},
@@ -139,7 +167,8 @@ torch::Tensor SNConvTranspose2dImpl::forward(const torch::Tensor& x) {
 
 SNLinearImpl::SNLinearImpl(int64_t in_features_, int64_t out_features_,
                            bool bias_)
-    : in_features(in_features_),
+    : SpectralNormed(0),
+      in_features(in_features_),
       out_features(out_features_),
       with_bias(bias_) {
   reset();
@@ -156,8 +185,7 @@ void SNLinearImpl::reset() {
 }
 
 torch::Tensor SNLinearImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor weight =
-      SpectralNormalizedWeight(weight_orig, weight_u, weight_v, 0, is_training());
+  const torch::Tensor weight = NormalizedWeight(is_training());
   return torch::linear(x, weight, bias);
 }
 

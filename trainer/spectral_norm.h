@@ -34,19 +34,43 @@ struct SNConvOptions {
 
 // weight_orig / sigma, where sigma estimates the largest singular value of
 // weight_orig viewed as a matrix with `dim` first. With `power_iteration`,
-// u and v are first refined in place (without gradient), unless frozen by
-// FreezeSpectralNormForTesting: then u and v stay as loaded.
+// u and v are first refined in place (without gradient).
 torch::Tensor SpectralNormalizedWeight(const torch::Tensor& weight_orig,
                                        torch::Tensor& u, torch::Tensor& v,
                                        int64_t dim, bool power_iteration);
 
-// For one test only (the mains call it when the environment has
-// PGAN_TESTING_FREEZE_SPECTRAL_NORM): one process accumulating R rounds runs
-// R power iterations per phase where each of N ranks runs R/N, the one
-// difference between them that is not rounding, so the
-// distributed-equivalence test freezes it to compare the rest exactly.
-// Call before training starts.
-void FreezeSpectralNormForTesting(bool frozen);
+// What the three layers below share: the reference's parameter and buffers,
+// and when their power iteration runs. By default (the reference) every
+// training-mode forward runs one, so one process accumulating R rounds
+// refines u and v R times per phase where each of R ranks does once.
+// Under --world-invariant the trainer turns that off and calls
+// RefineSpectralNorm at the start of each phase instead: the same number
+// of iterations from the same weights whatever the split, hence the same
+// vectors on every rank.
+class SpectralNormed {
+ public:
+  virtual ~SpectralNormed() = default;
+  // One power iteration, in place, without gradient.
+  void PowerIteration();
+
+  torch::Tensor weight_orig, weight_u, weight_v;
+  // Whether training-mode forwards refine u and v (see above).
+  bool refine_in_forward = true;
+
+ protected:
+  explicit SpectralNormed(int64_t dim) : dim_(dim) {}
+  // weight_orig / sigma for a forward in training mode or not.
+  torch::Tensor NormalizedWeight(bool training);
+
+ private:
+  int64_t dim_;
+};
+
+// Every spectral-norm layer of `module` (itself included): whether
+// training-mode forwards run the power iteration.
+void SetSpectralNormRefinement(torch::nn::Module& module, bool in_forward);
+// `iterations` power iterations on every spectral-norm layer of `module`.
+void RefineSpectralNorm(torch::nn::Module& module, int iterations);
 
 // Registers weight_u / weight_v for `weight` on `module`, initialised as
 // PyTorch does: normalize(N(0, 1)) of the matrix's height and width.
@@ -54,30 +78,33 @@ void RegisterSpectralNormBuffers(torch::nn::Module& module,
                                  const torch::Tensor& weight, int64_t dim,
                                  torch::Tensor* u, torch::Tensor* v);
 
-class SNConv2dImpl : public torch::nn::Cloneable<SNConv2dImpl> {
+class SNConv2dImpl : public torch::nn::Cloneable<SNConv2dImpl>,
+                     public SpectralNormed {
  public:
   explicit SNConv2dImpl(SNConvOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
 
   SNConvOptions options;
-  torch::Tensor weight_orig, bias, weight_u, weight_v;
+  torch::Tensor bias;
 };
 TORCH_MODULE(SNConv2d);
 
 class SNConvTranspose2dImpl
-    : public torch::nn::Cloneable<SNConvTranspose2dImpl> {
+    : public torch::nn::Cloneable<SNConvTranspose2dImpl>,
+      public SpectralNormed {
  public:
   explicit SNConvTranspose2dImpl(SNConvOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
 
   SNConvOptions options;
-  torch::Tensor weight_orig, bias, weight_u, weight_v;
+  torch::Tensor bias;
 };
 TORCH_MODULE(SNConvTranspose2d);
 
-class SNLinearImpl : public torch::nn::Cloneable<SNLinearImpl> {
+class SNLinearImpl : public torch::nn::Cloneable<SNLinearImpl>,
+                     public SpectralNormed {
  public:
   SNLinearImpl(int64_t in_features, int64_t out_features, bool bias);
   void reset() override;
@@ -85,7 +112,7 @@ class SNLinearImpl : public torch::nn::Cloneable<SNLinearImpl> {
 
   int64_t in_features, out_features;
   bool with_bias;
-  torch::Tensor weight_orig, bias, weight_u, weight_v;
+  torch::Tensor bias;
 };
 TORCH_MODULE(SNLinear);
 

@@ -102,6 +102,8 @@ absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
   }
   if (!plan.resume_path.empty()) {
     ASSIGN_OR_RETURN(TrainingState state, ReadSnapshotState(plan.resume_path));
+    // Snapshots from before --world-invariant trained as the reference.
+    state.config.ResolveWorldInvariant(/*elastic=*/false);
     RETURN_IF_ERROR(config::MergeForResume(requested, &state.config, surface));
     plan.config = std::move(state.config);
     plan.progress = state.progress;
@@ -110,6 +112,9 @@ absl::StatusOr<RunPlan> PlanRun(const config::TrainingConfig& requested,
   // The cfg's latent size and learning rates where they are not given, so
   // that the run records its real values.
   plan.config.ResolveCfgDefaults();
+  // A pool job's "auto" was resolved with its elasticity already
+  // (worker/job_proto.cc); anything else left at "auto" is not elastic.
+  plan.config.ResolveWorldInvariant(/*elastic=*/false);
   RETURN_IF_ERROR(plan.config.Validate(world_size, surface));
   std::error_code ec;
   if (plan.config.model.resolution == 0 && fs::exists(plan.config.data, ec)) {
@@ -262,7 +267,7 @@ absl::Status Trainer::BuildNetworksAndOptimizers(c10::Device device,
   d_opt_ = std::move(optimizers.d);
   if (!resume_path.empty()) {
     RETURN_IF_ERROR(LoadSnapshot(resume_path, nets_, *g_opt_, *d_opt_,
-                                 env_.group->world_size()));
+                                 GradientDivisor()));
   }
   if (env_.group->world_size() == 1) return absl::OkStatus();
   // Every rank starts from rank 0's networks, the random projections and
@@ -459,6 +464,12 @@ absl::Status Trainer::CheckRanksAgree() {
             for (const torch::Tensor& p : nets_.D->trainable_parameters()) {
               params.push_back(p);
             }
+            if (config_.WorldInvariant()) {
+              // Spectral norm's vectors and BatchNorm's statistics agree
+              // too (trainer/world_invariant.h).
+              for (const torch::Tensor& b : nets_.G->buffers()) params.push_back(b);
+              for (const torch::Tensor& b : nets_.D->buffers()) params.push_back(b);
+            }
             return ParameterFingerprint(params);
           }));
   ASSIGN_OR_RETURN(std::vector<uint64_t> all,
@@ -566,6 +577,11 @@ absl::Status Trainer::WriteSnapshot() {
   return OnRoot("writing the snapshot", [&] { return WriteSnapshotOnRoot(); });
 }
 
+int Trainer::GradientDivisor() const {
+  // --world-invariant applies the one-process gradient at any world size.
+  return config_.WorldInvariant() ? 1 : env_.group->world_size();
+}
+
 absl::Status Trainer::WriteSnapshotOnRoot() {
   const fs::path dir(run_dir_);
   const std::string snapshot =
@@ -574,7 +590,7 @@ absl::Status Trainer::WriteSnapshotOnRoot() {
       (dir / NetworkFileName(progress_.cur_nimg)).string();
   RETURN_IF_ERROR(SaveSnapshot(snapshot, nets_, *g_opt_, *d_opt_,
                                TrainingState{config_, progress_},
-                               env_.group->world_size()));
+                               GradientDivisor()));
   RETURN_IF_ERROR(ExportNetwork(snapshot, network));
   RETURN_IF_ERROR(WriteFakesGrid(
       (dir / absl::StrFormat("fakes%06d.png", progress_.cur_nimg / 1000))

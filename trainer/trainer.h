@@ -161,6 +161,9 @@ class Trainer {
   // Fails when the ranks' parameters are no longer bit-identical.
   absl::Status CheckRanksAgree();
   absl::Status WriteSnapshotOnRoot();
+  // What the stored optimiser moments are scaled by (snapshot.h): the
+  // world size whose average the gradients are, 1 under --world-invariant.
+  int GradientDivisor() const;
   // Rank-0-only `work`, with every rank kept alive meanwhile (root_work.h).
   absl::Status OnRoot(const std::string& what,
                       const std::function<absl::Status()>& work);

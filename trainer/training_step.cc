@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -9,7 +11,9 @@
 #include "trainer/diffaug.h"
 #include "trainer/loss.h"
 #include "trainer/sample_random.h"
+#include "trainer/spectral_norm.h"
 #include "trainer/torch_status.h"
+#include "trainer/world_invariant.h"
 
 namespace pgan::trainer {
 namespace {
@@ -36,6 +40,7 @@ absl::StatusOr<StepOptions> MakeStepOptions(const config::TrainingConfig& config
   options.ema_rampup = config.ema_rampup;
   ASSIGN_OR_RETURN(options.amp, ParseAmp(config.amp));
   options.channels_last = config.channels_last;
+  options.world_invariant = config.WorldInvariant();
   return options;
 }
 
@@ -46,7 +51,17 @@ TrainingStep::TrainingStep(Networks* networks, Adam* g_opt, Adam* d_opt,
       d_opt_(d_opt),
       group_(group),
       options_(std::move(options)),
-      device_(networks->G->parameters().front().device()) {}
+      device_(networks->G->parameters().front().device()) {
+  if (options_.world_invariant) {
+    // InvariantPhase refines them once per phase instead.
+    SetSpectralNormRefinement(*nets_->G, false);
+    SetSpectralNormRefinement(*nets_->D, false);
+  }
+}
+
+int64_t TrainingStep::Chunks() const {
+  return options_.layout.batch / options_.layout.batch_gpu;
+}
 
 std::vector<int64_t> TrainingStep::RoundIndices(int round) const {
   std::vector<int64_t> indices(options_.layout.batch_gpu);
@@ -93,12 +108,21 @@ absl::Status TrainingStep::GeneratorPhase(int64_t iteration, StepStats* stats) {
   Generator& g = nets_->G;
   ProjectedDiscriminator& d = nets_->D;
   g_opt_->ZeroGrad();
-  RETURN_IF_ERROR(group_->PrepareGradients(g_opt_->params()));
+  std::optional<InvariantPhase> invariant;
+  if (options_.world_invariant) {
+    // One forward of each network per round.
+    invariant.emplace(std::vector<std::pair<torch::nn::Module*, int>>{
+                          {g.ptr().get(), 1}, {d.ptr().get(), 1}},
+                      g_opt_->params());
+  } else {
+    RETURN_IF_ERROR(group_->PrepareGradients(g_opt_->params()));
+  }
   SetRequiresGrad(g->parameters(), true);
   SetRequiresGrad(d->trainable_parameters(), false);
   const int res = nets_->config.resolution;
   torch::Tensor loss_sum = torch::zeros({}, torch::kDouble);
   for (int round = 0; round < options_.layout.rounds(); ++round) {
+    if (invariant) invariant->BeginRound();
     const std::vector<int64_t> idx = RoundIndices(round);
     const torch::Tensor z = Latents(iteration, idx, RandomPurpose::kGLatent);
     const torch::Tensor c = FakeLabels(iteration, idx, RandomPurpose::kGLabel);
@@ -119,10 +143,12 @@ absl::Status TrainingStep::GeneratorPhase(int64_t iteration, StepStats* stats) {
     const torch::Tensor loss = GeneratorLoss(logits.to(torch::kFloat));
     Backward(loss);
     loss_sum += loss.detach().to(torch::kCPU, torch::kDouble);
+    if (invariant) invariant->EndRound();
   }
   SetRequiresGrad(g->parameters(), false);
   stats->g_loss_sum += loss_sum.item<double>();
-  return ApplyGradients(*g_opt_, stats);
+  if (invariant) RETURN_IF_ERROR(invariant->End(*group_, Chunks()));
+  return ApplyGradients(*g_opt_, invariant.has_value(), stats);
 }
 
 absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
@@ -132,7 +158,15 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
   Generator& g = nets_->G;
   ProjectedDiscriminator& d = nets_->D;
   d_opt_->ZeroGrad();
-  RETURN_IF_ERROR(group_->PrepareGradients(d_opt_->params()));
+  std::optional<InvariantPhase> invariant;
+  if (options_.world_invariant) {
+    // A round runs G once and D twice (fakes, then reals).
+    invariant.emplace(std::vector<std::pair<torch::nn::Module*, int>>{
+                          {g.ptr().get(), 1}, {d.ptr().get(), 2}},
+                      d_opt_->params());
+  } else {
+    RETURN_IF_ERROR(group_->PrepareGradients(d_opt_->params()));
+  }
   SetRequiresGrad(d->trainable_parameters(), true);
   const int res = nets_->config.resolution;
   const int bg = options_.layout.batch_gpu;
@@ -145,6 +179,7 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
     return d->forward(images, c, &aug, false).to(torch::kFloat);
   };
   for (int round = 0; round < options_.layout.rounds(); ++round) {
+    if (invariant) invariant->BeginRound();
     const std::vector<int64_t> idx = RoundIndices(round);
     // Fakes: G runs in training mode (BatchNorm statistics update, as in the
     // reference) but needs no gradient in this phase.
@@ -194,19 +229,21 @@ absl::Status TrainingStep::DiscriminatorPhase(int64_t iteration,
                 .to(torch::kCPU);
     stats->fake_logits += fl.numel();
     stats->real_logits += rl.numel();
+    if (invariant) invariant->EndRound();
   }
   SetRequiresGrad(d->trainable_parameters(), false);
+  if (invariant) RETURN_IF_ERROR(invariant->End(*group_, Chunks()));
   stats->d_loss_sum += sums[0].item<double>();
   stats->score_fake_sum += sums[1].item<double>();
   stats->sign_fake_sum += sums[2].item<double>();
   stats->score_real_sum += sums[3].item<double>();
   stats->sign_real_sum += sums[4].item<double>();
-  return ApplyGradients(*d_opt_, stats);
+  return ApplyGradients(*d_opt_, invariant.has_value(), stats);
 }
 
 void TrainingStep::Backward(const torch::Tensor& loss) {
   const int world = group_->world_size();
-  if (world == 1) {
+  if (world == 1 || options_.world_invariant) {
     loss.backward();
   } else {
     // The reference divides the summed gradients by num_gpus; dividing the
@@ -216,12 +253,13 @@ void TrainingStep::Backward(const torch::Tensor& loss) {
   }
 }
 
-absl::Status TrainingStep::ApplyGradients(Adam& optimizer, StepStats* stats) {
+absl::Status TrainingStep::ApplyGradients(Adam& optimizer, bool summed,
+                                          StepStats* stats) {
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : optimizer.params()) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
-  RETURN_IF_ERROR(group_->SumGradients(grads));
+  if (!summed) RETURN_IF_ERROR(group_->SumGradients(grads));
   torch::NoGradGuard no_grad;
   torch::Tensor nonfinite = torch::zeros({}, torch::TensorOptions()
                                                  .dtype(torch::kLong)

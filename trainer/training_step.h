@@ -76,6 +76,11 @@ struct StepOptions {
   // networks' weights are converted by whoever builds them).
   Amp amp = Amp::kOff;
   bool channels_last = false;
+  // --world-invariant (trainer/world_invariant.h): spectral norm refined per
+  // phase, gradients and forward-updated buffers combined over chunks in
+  // float64, gradients the sum over the global batch's chunks (not
+  // averaged over processes).
+  bool world_invariant = false;
 };
 
 // A run's step options from its configuration (the label table aside), the
@@ -122,12 +127,16 @@ class TrainingStep {
   absl::Status DiscriminatorPhase(int64_t iteration, const torch::Tensor& real,
                                   const torch::Tensor& real_labels,
                                   StepStats* stats);
-  // Sums gradients across processes, scrubs NaN/Inf, steps the optimiser.
-  // loss.backward(), scaled for the average over processes.
+  // loss.backward(), scaled for the average over processes (the
+  // reference's; not under --world-invariant).
   void Backward(const torch::Tensor& loss);
-  absl::Status ApplyGradients(Adam& optimizer, StepStats* stats);
+  // Sums gradients across processes (unless `summed`: --world-invariant
+  // did), scrubs NaN/Inf, steps the optimiser.
+  absl::Status ApplyGradients(Adam& optimizer, bool summed, StepStats* stats);
   void UpdateEma(int64_t cur_nimg);
   std::vector<int64_t> RoundIndices(int round) const;
+  // batch_gpu chunks in the global batch, over all processes.
+  int64_t Chunks() const;
 
   Networks* nets_;
   Adam* g_opt_;

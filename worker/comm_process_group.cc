@@ -120,6 +120,25 @@ absl::Status CommProcessGroup::SumGradients(std::vector<torch::Tensor>& grads) {
   });
 }
 
+absl::Status CommProcessGroup::SumDoubles(torch::Tensor& values) {
+  if (comm_->world_size() == 1 || values.numel() == 0) return absl::OkStatus();
+  if (values.scalar_type() != torch::kDouble) {
+    return absl::InvalidArgumentError("SumDoubles: not a float64 tensor");
+  }
+  return trainer::CatchTorch("float64 sum", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    const bool direct = values.is_contiguous() &&
+                        values.device() == BufferDevice(*comm_, values);
+    torch::Tensor staging =
+        direct ? values : values.to(BufferDevice(*comm_, values)).contiguous();
+    SyncIfCuda(staging);
+    RETURN_IF_ERROR(comm_->AllReduceSum(staging.data_ptr<double>(),
+                                        static_cast<size_t>(staging.numel())));
+    if (!direct) values.copy_(staging);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status CommProcessGroup::Broadcast(std::vector<torch::Tensor>& tensors,
                                         int root) {
   if (comm_->world_size() == 1) return absl::OkStatus();

@@ -44,6 +44,7 @@ class CommProcessGroup : public trainer::ProcessGroup {
   absl::Status PrepareGradients(
       const std::vector<torch::Tensor>& params) override;
   absl::Status SumGradients(std::vector<torch::Tensor>& grads) override;
+  absl::Status SumDoubles(torch::Tensor& values) override;
   absl::Status BroadcastFromRoot(std::vector<torch::Tensor>& tensors) override {
     return Broadcast(tensors, 0);
   }

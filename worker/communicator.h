@@ -67,6 +67,9 @@ class Communicator {
 
   // Sums `count` floats over all ranks, in place. NCCL: a device pointer.
   virtual absl::Status AllReduceSum(float* data, size_t count) = 0;
+  // The same in float64 (--world-invariant's sums, whose rounding then
+  // hardly depends on the order in which ranks are added).
+  virtual absl::Status AllReduceSum(double* data, size_t count) = 0;
   // Copies `bytes` from `root` to every rank, in place (host memory for
   // MPI, device memory for NCCL).
   virtual absl::Status Broadcast(void* data, size_t bytes, int root) = 0;

@@ -137,18 +137,27 @@ absl::Status GlooCommunicator::Run(const char* what, Fn&& fn) {
   }
 }
 
-absl::Status GlooCommunicator::AllReduceSum(float* data, size_t count) {
+template <typename T>
+absl::Status GlooCommunicator::AllReduceSumOf(T* data, size_t count) {
   if (count == 0 || options_.world_size == 1) return absl::OkStatus();
   return Run("all-reduce", [&] {
     gloo::AllreduceOptions opts(context_);
     opts.setOutput(data, count);
     opts.setReduceFunction(
         static_cast<void (*)(void*, const void*, const void*, size_t)>(
-            &gloo::sum<float>));
+            &gloo::sum<T>));
     opts.setTag(next_tag_++);
     opts.setTimeout(ToMillis(options_.timeout));
     gloo::allreduce(opts);
   });
+}
+
+absl::Status GlooCommunicator::AllReduceSum(float* data, size_t count) {
+  return AllReduceSumOf(data, count);
+}
+
+absl::Status GlooCommunicator::AllReduceSum(double* data, size_t count) {
+  return AllReduceSumOf(data, count);
 }
 
 absl::Status GlooCommunicator::Broadcast(void* data, size_t bytes, int root) {

@@ -52,6 +52,7 @@ class GlooCommunicator final : public Communicator {
   Backend backend() const override { return Backend::kGloo; }
 
   absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllReduceSum(double* data, size_t count) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status BroadcastHost(void* data, size_t bytes, int root) override;
   absl::Status AllGatherHost(uint64_t value, uint64_t* out) override;
@@ -64,6 +65,8 @@ class GlooCommunicator final : public Communicator {
   // `what` and remembers the first failure.
   template <typename Fn>
   absl::Status Run(const char* what, Fn&& fn);
+  template <typename T>
+  absl::Status AllReduceSumOf(T* data, size_t count);
 
   const GlooOptions options_;
   std::shared_ptr<gloo::Context> context_;

@@ -11,6 +11,9 @@ namespace pgan::worker {
 absl::StatusOr<JobSpec> JobSpecFromProto(const pgan::v1::JobSpec& spec) {
   JobSpec job;
   ASSIGN_OR_RETURN(job.training, config::FromProto(spec.training()));
+  // An elastic job may restart on another world size: it trains the same
+  // model on any (config/training_config.h).
+  job.training.ResolveWorldInvariant(spec.elastic());
   job.surface = config::Surface::kJobSpec;
   return job;
 }

@@ -33,6 +33,10 @@ absl::Status LocalCommunicator::AllReduceSum(float* data, size_t count) {
   return CheckBuffer(data, count, "AllReduceSum");
 }
 
+absl::Status LocalCommunicator::AllReduceSum(double* data, size_t count) {
+  return CheckBuffer(data, count, "AllReduceSum");
+}
+
 absl::Status LocalCommunicator::Broadcast(void* data, size_t bytes, int root) {
   RETURN_IF_ERROR(CheckBuffer(data, bytes, "Broadcast"));
   return CheckRoot(root, "Broadcast");

@@ -25,6 +25,7 @@ class LocalCommunicator final : public Communicator {
   Backend backend() const override { return Backend::kLocal; }
 
   absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllReduceSum(double* data, size_t count) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status BroadcastHost(void* data, size_t bytes, int root) override;
   absl::Status AllGatherHost(uint64_t value, uint64_t* out) override;

@@ -95,6 +95,8 @@ const char* MpiCommunicator::OpName(Op op) {
       return "Init";
     case Op::kAllReduceSum:
       return "AllReduceSum";
+    case Op::kAllReduceSumF64:
+      return "AllReduceSum (float64)";
     case Op::kBroadcast:
       return "Broadcast";
     case Op::kBroadcastHost:
@@ -113,6 +115,8 @@ std::string MpiCommunicator::Describe(Op op, uint64_t size, int root) {
   switch (op) {
     case Op::kAllReduceSum:
       return absl::StrCat("AllReduceSum of ", size, " floats");
+    case Op::kAllReduceSumF64:
+      return absl::StrCat("AllReduceSum of ", size, " doubles");
     case Op::kBroadcast:
     case Op::kBroadcastHost:
       return absl::StrCat(OpName(op), " of ", size, " bytes from rank ", root);
@@ -366,18 +370,29 @@ void MpiCommunicator::AbortFromWatchdog(const std::string& message) {
 }
 
 absl::Status MpiCommunicator::AllReduceSum(float* data, size_t count) {
+  return AllReduce(Op::kAllReduceSum, data, count, MPI_FLOAT, sizeof(float));
+}
+
+absl::Status MpiCommunicator::AllReduceSum(double* data, size_t count) {
+  return AllReduce(Op::kAllReduceSumF64, data, count, MPI_DOUBLE,
+                   sizeof(double));
+}
+
+absl::Status MpiCommunicator::AllReduce(Op op, void* data, size_t count,
+                                        MPI_Datatype type, size_t element) {
   if (data == nullptr && count > 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("AllReduceSum: null buffer for ", count, " floats"));
+        absl::StrCat(Describe(op, count, -1), ": null buffer"));
   }
-  const Collective c = Begin(Op::kAllReduceSum, count, -1);
+  const Collective c = Begin(op, count, -1);
   RETURN_IF_ERROR(WaitForArrivals(c));
+  char* bytes = static_cast<char*>(data);
   for (size_t offset = 0; offset < count; offset += kMaxElementsPerCall) {
     const int n =
         static_cast<int>(std::min(kMaxElementsPerCall, count - offset));
     watchdog_->Arm(config_.timeout, [this, c] { return TransferStalled(c); });
-    const int rc = MPI_Allreduce(MPI_IN_PLACE, data + offset, n, MPI_FLOAT,
-                                 MPI_SUM, comm_);
+    const int rc = MPI_Allreduce(MPI_IN_PLACE, bytes + offset * element, n,
+                                 type, MPI_SUM, comm_);
     watchdog_->Disarm();
     PGAN_MPI_CHECK(rc);
   }

@@ -78,6 +78,7 @@ class MpiCommunicator final : public Communicator {
   // Host memory. A timeout aborts the job (these do not return then);
   // errors that MPI returns come back as a Status.
   absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllReduceSum(double* data, size_t count) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status BroadcastHost(void* data, size_t bytes, int root) override;
   absl::Status AllGatherHost(uint64_t value, uint64_t* out) override;
@@ -99,11 +100,12 @@ class MpiCommunicator final : public Communicator {
     kAllGatherHost,
     kBarrier,
     kShutdown,
+    kAllReduceSumF64,
   };
   struct Collective {
     uint64_t seq = 0;  // #k: the k-th collective of this communicator.
     Op op = Op::kBarrier;
-    uint64_t size = 0;  // Floats (AllReduceSum) or bytes (broadcasts).
+    uint64_t size = 0;  // Elements (all-reduces) or bytes (broadcasts).
     int root = -1;      // Broadcasts only.
   };
   static const char* OpName(Op op);
@@ -123,6 +125,9 @@ class MpiCommunicator final : public Communicator {
   // after the timeout.
   absl::Status WaitForTransfer(const Collective& c, MPI_Request* request);
   absl::Status BroadcastBytes(Op op, void* data, size_t bytes, int root);
+  // `element` bytes per element of `type` (MPI_FLOAT or MPI_DOUBLE).
+  absl::Status AllReduce(Op op, void* data, size_t count, MPI_Datatype type,
+                         size_t element);
 
   // The message of a transfer that did not complete in time.
   std::string TransferStalled(const Collective& c) const;

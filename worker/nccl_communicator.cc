@@ -204,16 +204,26 @@ absl::Status NcclCommunicator::AllReduceSum(float* data, size_t count) {
     return absl::InvalidArgumentError(
         absl::StrCat("AllReduceSum: null buffer for ", count, " floats"));
   }
-  return Fail(RunAllReduce(data, count, next_seq_++));
+  return Fail(RunAllReduce(data, count, ncclFloat, next_seq_++));
 }
 
-absl::Status NcclCommunicator::RunAllReduce(float* data, size_t count,
-                                            uint64_t seq) {
+absl::Status NcclCommunicator::AllReduceSum(double* data, size_t count) {
+  RETURN_IF_ERROR(CheckUsable());
+  if (data == nullptr && count > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AllReduceSum: null buffer for ", count, " doubles"));
+  }
+  return Fail(RunAllReduce(data, count, ncclFloat64, next_seq_++));
+}
+
+absl::Status NcclCommunicator::RunAllReduce(void* data, size_t count,
+                                            ncclDataType_t type, uint64_t seq) {
   PGAN_NCCL_CHECK(
-      ncclAllReduce(data, data, count, ncclFloat, ncclSum, comm_, stream_));
-  return WaitForNccl(absl::StrCat("NCCL collective #", seq,
-                                  " (AllReduceSum of ", count, " floats)"),
-                     /*stream=*/true);
+      ncclAllReduce(data, data, count, type, ncclSum, comm_, stream_));
+  return WaitForNccl(
+      absl::StrCat("NCCL collective #", seq, " (AllReduceSum of ", count,
+                   type == ncclFloat64 ? " doubles)" : " floats)"),
+      /*stream=*/true);
 }
 
 absl::Status NcclCommunicator::Broadcast(void* data, size_t bytes, int root) {

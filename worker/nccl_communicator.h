@@ -66,6 +66,7 @@ class NcclCommunicator final : public Communicator {
 
   // Device memory.
   absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllReduceSum(double* data, size_t count) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   // Host memory, over the host communicator.
   absl::Status BroadcastHost(void* data, size_t bytes, int root) override;
@@ -82,7 +83,9 @@ class NcclCommunicator final : public Communicator {
                    std::unique_ptr<Communicator> host);
   absl::Status SetUpDevice();
   absl::Status InitNccl();
-  absl::Status RunAllReduce(float* data, size_t count, uint64_t seq);
+  // `type`: ncclFloat or ncclFloat64.
+  absl::Status RunAllReduce(void* data, size_t count, ncclDataType_t type,
+                            uint64_t seq);
   absl::Status RunBroadcast(void* data, size_t bytes, int root, uint64_t seq);
   // Waits until NCCL has no operation in progress on the communicator
   // (non-blocking init, enqueue, finalise) and, with `stream`, until the

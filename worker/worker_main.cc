@@ -25,7 +25,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
-#include "trainer/spectral_norm.h"
 #include "trainer/stats_cache.h"
 #include "trainer/trainer.h"
 #include "worker/attached_job.h"
@@ -243,9 +242,6 @@ int main(int argc, char** argv) {
       ->group("");
   app.add_option("--report-fd", report_fd, "(internal)")->group("");
   CLI11_PARSE(app, argc, argv);
-  if (std::getenv("PGAN_TESTING_FREEZE_SPECTRAL_NORM") != nullptr) {
-    pgan::trainer::FreezeSpectralNormForTesting(true);
-  }
 
   if (!task.empty() || !channel.address.empty()) {
     std::signal(SIGINT, HandleStop);

@@ -257,8 +257,11 @@ TEST_F(SurfacesTest, EverySurfaceHasTheSameDefaults) {
   const TrainingConfig minimal = Minimal();
   // A dry run prints the cfg's latent size and learning rates where the
   // defaults (0) leave them to the cfg; a job spec keeps the 0s.
+  // Likewise --world-invariant's auto is on or off by the time it runs (off
+  // outside an elastic pool job).
   TrainingConfig resolved = minimal;
   resolved.ResolveCfgDefaults();
+  resolved.ResolveWorldInvariant(/*elastic=*/false);
   absl::StatusOr<TrainingConfig> flags = DryRunFlags(minimal);
   ASSERT_TRUE(flags.ok()) << flags.status();
   ExpectSame(*flags, resolved, "pgan train");

@@ -98,7 +98,7 @@ TEST(LocalCommunicatorTest, CollectivesLeaveDataAsItIs) {
   ASSERT_TRUE(comm->BroadcastHost(data.data(), sizeof(float) * 3, 0).ok());
   EXPECT_EQ(data, (std::vector<float>{1.5f, -2.0f, 3.25f}));
   EXPECT_TRUE(comm->Barrier().ok());
-  EXPECT_TRUE(comm->AllReduceSum(nullptr, 0).ok());
+  EXPECT_TRUE(comm->AllReduceSum(static_cast<float*>(nullptr), 0).ok());
 }
 
 TEST(LocalCommunicatorTest, AllGatherHostReturnsTheOneValue) {
@@ -113,7 +113,7 @@ TEST(LocalCommunicatorTest, RejectsBadArguments) {
   auto comm = MakeLocal();
   ASSERT_NE(comm, nullptr);
   char byte = 0;
-  EXPECT_EQ(comm->AllReduceSum(nullptr, 4).code(),
+  EXPECT_EQ(comm->AllReduceSum(static_cast<float*>(nullptr), 4).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(comm->Broadcast(&byte, 1, /*root=*/1).code(),
             absl::StatusCode::kInvalidArgument);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <numeric>
@@ -58,6 +59,10 @@ TEST(GlooCommunicatorTest, CollectivesGiveTheSameResultsAsTheirDefinitions) {
     for (size_t i = 0; i < data.size(); i += 1237) {
       ASSERT_EQ(data[i], 6.0f * (i % 97)) << i;
     }
+    // Doubles too, with values a float cannot hold (1 + 2^-40).
+    std::vector<double> wide(1000, (rank + 1) * (1 + std::ldexp(1.0, -40)));
+    ASSERT_TRUE(comm.AllReduceSum(wide.data(), wide.size()).ok());
+    for (double x : wide) ASSERT_EQ(x, 6 * (1 + std::ldexp(1.0, -40)));
 
     std::vector<uint8_t> bytes(1000, static_cast<uint8_t>(rank));
     if (rank == 2) std::iota(bytes.begin(), bytes.end(), 0);

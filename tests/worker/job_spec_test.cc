@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/time.h"
+#include "worker/job_proto.h"
 
 namespace pgan::worker {
 namespace {
@@ -92,6 +93,23 @@ TEST(JobSpecTest, NotAnObjectOrNotJson) {
   EXPECT_NE(missing.status().message().find("/nonexistent/job.json"),
             std::string::npos)
       << missing.status();
+}
+
+// --world-invariant's "auto" (the unset field) follows the job's elasticity;
+// a value the spec gives stays.
+TEST(JobSpecTest, AnElasticJobIsWorldInvariantUnlessItSaysOtherwise) {
+  pgan::v1::JobSpec spec;
+  auto job = JobSpecFromProto(spec);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->training.world_invariant, "off");
+  spec.set_elastic(true);
+  job = JobSpecFromProto(spec);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->training.world_invariant, "on");
+  spec.mutable_training()->set_world_invariant("off");
+  job = JobSpecFromProto(spec);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->training.world_invariant, "off");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -74,6 +75,15 @@ TEST(MpiCommunicatorTest, AllReduceSumAddsEveryRanksValues) {
     }
     EXPECT_EQ(wrong, 0u) << "count " << count;
   }
+}
+
+// Doubles keep what a float cannot (1 + 2^-40): the invariant mode's sums.
+TEST(MpiCommunicatorTest, AllReduceSumOfDoublesKeepsDoublePrecision) {
+  const int n = g_comm->world_size();
+  const double x = 1 + std::ldexp(1.0, -40);
+  std::vector<double> data(1000, (g_comm->rank() + 1) * x);
+  ASSERT_TRUE(g_comm->AllReduceSum(data.data(), data.size()).ok());
+  for (double y : data) ASSERT_EQ(y, n * (n + 1) / 2 * x);
 }
 
 TEST(MpiCommunicatorTest, BroadcastCopiesTheRootsBytes) {
